@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * /dev/kqueue ioctl ABI.
+ *
+ * Every open() of /dev/kqueue is one kqueue.  One KQUEUE_IOC_KEVENT call
+ * carries one whole BSD kevent() call.
+ *
+ * The ABI is the same for 64-bit and 32-bit (compat) callers: every pointer
+ * travels as a __u64 and struct kqueue_event has the LP64 layout of BSD's
+ * struct kevent (32 bytes), so a 64-bit libkqueue passes its struct kevent
+ * arrays straight through and a 32-bit one converts.
+ *
+ * Extensibility: struct kqueue_kevent_args starts with its own size.  The
+ * kernel accepts any size >= KQUEUE_KEVENT_ARGS_SIZE_VER0; fields it does not
+ * know must be zero (else E2BIG), fields the caller did not pass are taken
+ * as zero, as for clone3() and openat2().  Unknown bits in args.flags are
+ * EINVAL.  KQUEUE_IOC_VERSION returns KQUEUE_ABI_VERSION.
+ */
+#ifndef _UAPI_LINUX_KQUEUE_H
+#define _UAPI_LINUX_KQUEUE_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define KQUEUE_ABI_VERSION	1
+
+/* One change or one event: the LP64 layout of BSD struct kevent. */
+struct kqueue_event {
+	__u64 ident;
+	__s16 filter;
+	__u16 flags;
+	__u32 fflags;
+	__s64 data;
+	__u64 udata;
+};
+
+/* Arguments of one kevent() call. */
+struct kqueue_kevent_args {
+	__u32 size;		/* sizeof(struct kqueue_kevent_args) */
+	__u32 flags;		/* none defined yet: must be 0 */
+	__u64 changelist;	/* const struct kqueue_event *, may be 0 if nchanges == 0 */
+	__u64 eventlist;	/* struct kqueue_event *, may be 0 if nevents == 0 */
+	__s32 nchanges;
+	__s32 nevents;
+	__u64 timeout;		/* const struct __kernel_timespec *, 0 = wait forever */
+};
+
+#define KQUEUE_KEVENT_ARGS_SIZE_VER0	40
+
+/* args.flags: apply changes and report errors/receipts, collect no events. */
+#define KQUEUE_KEVENT_NO_COLLECT	0x1
+
+#define KQUEUE_IOC_MAGIC	0xbe
+/* Returns KQUEUE_ABI_VERSION. */
+#define KQUEUE_IOC_VERSION	_IO(KQUEUE_IOC_MAGIC, 0)
+/* Returns the number of events stored in eventlist, or -1 with errno. */
+#define KQUEUE_IOC_KEVENT	_IOW(KQUEUE_IOC_MAGIC, 1, struct kqueue_kevent_args)
+
+/* Largest nchanges / nevents accepted in one call (EINVAL above). */
+#define KQUEUE_MAX_EVENTS	(1 << 20)
+
+#endif /* _UAPI_LINUX_KQUEUE_H */

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Filters: what each EVFILT_* does with its knotes.
+//!
+//! The engine (`queue.rs`) owns the generic flags; a filter only keeps its own
+//! state and answers three questions under the kqueue's lock: a change arrived
+//! (`touch`), is there an event to report (`deliver`), and forget what was
+//! reported (`clear`, for EV_CLEAR).
+
+mod user;
+
+use crate::uapi::{KEvent, EVFILT_LIBKQUEUE, EVFILT_USER, EV_ADD};
+use kernel::prelude::*;
+
+/// Per-knote state of its filter.
+pub(crate) enum FilterState {
+    /// EVFILT_USER.
+    User(user::UserState),
+}
+
+impl FilterState {
+    /// Checks a registration and creates the filter's state for a new knote.
+    ///
+    /// Defined filters that are not implemented yet, like unknown ones, are EINVAL.
+    pub(crate) fn new(kev: &KEvent) -> Result<Self> {
+        match kev.filter {
+            EVFILT_USER => Ok(Self::User(user::UserState::default())),
+            f if (EVFILT_LIBKQUEUE..0).contains(&f) => Err(EINVAL),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Checks that `filter` names a filter this module implements.
+    pub(crate) fn check(filter: i16) -> Result {
+        match filter {
+            EVFILT_USER => Ok(()),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Applies a change (EV_ADD of a new knote, or any change to an existing one).
+    /// Returns whether the knote's condition now holds.
+    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
+        match self {
+            Self::User(u) => u.touch(kev),
+        }
+    }
+
+    /// Fills `fflags` and `data` of an event about to be reported.
+    /// Returns false if the condition no longer holds.
+    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
+        match self {
+            Self::User(u) => u.deliver(ev),
+        }
+    }
+
+    /// Resets the state after delivery of an EV_CLEAR knote.
+    pub(crate) fn clear(&mut self) {
+        match self {
+            Self::User(u) => u.clear(),
+        }
+    }
+
+    /// Registration flags this filter does not report back (libkqueue compatibility).
+    pub(crate) fn hidden_flags(&self) -> u16 {
+        match self {
+            // libkqueue's EVFILT_USER, like FreeBSD, drops EV_ADD from its events.
+            Self::User(_) => EV_ADD,
+        }
+    }
+}

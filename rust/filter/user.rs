@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! EVFILT_USER: events triggered by the program itself.
+
+use crate::uapi::{
+    KEvent, NOTE_FFAND, NOTE_FFCOPY, NOTE_FFCTRLMASK, NOTE_FFLAGSMASK, NOTE_FFOR, NOTE_TRIGGER,
+};
+
+/// State of one EVFILT_USER knote.
+#[derive(Default)]
+pub(crate) struct UserState {
+    triggered: bool,
+    fflags: u32,
+    data: i64,
+}
+
+impl UserState {
+    /// NOTE_TRIGGER fires; the control bits combine the low 24 bits into the stored
+    /// fflags; `data` is taken from the change (FreeBSD's `kn_sdata`).
+    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
+        if kev.fflags & NOTE_TRIGGER != 0 {
+            self.triggered = true;
+        }
+        let ff = kev.fflags & NOTE_FFLAGSMASK;
+        match kev.fflags & NOTE_FFCTRLMASK {
+            NOTE_FFAND => self.fflags &= ff,
+            NOTE_FFOR => self.fflags |= ff,
+            NOTE_FFCOPY => self.fflags = ff,
+            // NOTE_FFNOP: keep the stored fflags.
+            _ => {}
+        }
+        self.data = kev.data;
+        self.triggered
+    }
+
+    /// Reports the stored fflags and data while triggered.
+    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
+        ev.fflags = self.fflags;
+        ev.data = self.data;
+        self.triggered
+    }
+
+    /// EV_CLEAR: back to untriggered, fflags and data zero.
+    pub(crate) fn clear(&mut self) {
+        *self = Self::default();
+    }
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The unsafe edge towards C: an irq-safe spinlock backend and a wait queue
+//! with nanosecond timeouts, built on the helpers in `helpers.c`.
+
+use core::{marker::PhantomPinned, pin::Pin};
+use kernel::{
+    bindings,
+    ffi::{c_long, c_ulong},
+    prelude::*,
+    str::CStr,
+    sync::{
+        lock::{Backend, Lock},
+        LockClassKey,
+    },
+    types::Opaque,
+};
+
+extern "C" {
+    fn kq_spin_lock_irqsave(lock: *mut bindings::spinlock_t) -> c_ulong;
+    fn kq_spin_unlock_irqrestore(lock: *mut bindings::spinlock_t, flags: c_ulong);
+    fn kq_file_count(file: *mut c_void) -> c_long;
+    fn kq_files_shared() -> bool;
+    fn kq_timer_slack_ns() -> u64;
+}
+
+/// A `spin_lock_irqsave` backend for [`Lock`]: usable from hard-irq hooks.
+pub(crate) struct IrqSpinLockBackend;
+
+/// A spinlock that disables local interrupts while held.
+pub(crate) type IrqSpinLock<T> = Lock<T, IrqSpinLockBackend>;
+
+/// Creates an [`IrqSpinLock`] initialiser with its own lockdep class.
+macro_rules! new_irq_spinlock {
+    ($inner:expr, $name:literal) => {
+        kernel::sync::lock::Lock::<_, $crate::glue::IrqSpinLockBackend>::new(
+            $inner,
+            kernel::c_str!($name),
+            kernel::static_lock_class!(),
+        )
+    };
+}
+pub(crate) use new_irq_spinlock;
+
+// SAFETY: The lock is initialised by `__spin_lock_init` before use, `lock` and `unlock` pair
+// `spin_lock_irqsave`/`spin_unlock_irqrestore` with the saved flags as guard state, so the
+// lock provides mutual exclusion.
+unsafe impl Backend for IrqSpinLockBackend {
+    type State = bindings::spinlock_t;
+    type GuardState = c_ulong;
+
+    unsafe fn init(
+        ptr: *mut Self::State,
+        name: *const kernel::ffi::c_char,
+        key: *mut bindings::lock_class_key,
+    ) {
+        // SAFETY: The caller guarantees `ptr` is valid for writes and `name`/`key` live forever.
+        unsafe { bindings::__spin_lock_init(ptr, name, key) }
+    }
+
+    unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+        // SAFETY: The caller guarantees `ptr` points to an initialised spinlock.
+        unsafe { kq_spin_lock_irqsave(ptr) }
+    }
+
+    unsafe fn try_lock(_ptr: *mut Self::State) -> Option<Self::GuardState> {
+        // Never used by this module; refusing is always correct for a try-lock.
+        None
+    }
+
+    unsafe fn unlock(ptr: *mut Self::State, guard_state: &Self::GuardState) {
+        // SAFETY: The caller owns the lock and `guard_state` holds the flags saved by `lock`.
+        unsafe { kq_spin_unlock_irqrestore(ptr, *guard_state) }
+    }
+
+    unsafe fn assert_is_held(ptr: *mut Self::State) {
+        // SAFETY: The caller guarantees `ptr` points to an initialised spinlock.
+        unsafe { bindings::spin_assert_is_held(ptr) }
+    }
+}
+
+/// How a wait on a [`WaitQueue`] ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WaitEnd {
+    /// The deadline passed.
+    TimedOut,
+    /// A signal is pending.
+    Interrupted,
+}
+
+/// A Linux `wait_queue_head`.
+#[pin_data]
+pub(crate) struct WaitQueue {
+    #[pin]
+    head: Opaque<bindings::wait_queue_head>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: A wait queue head is designed to be used from any thread.
+unsafe impl Send for WaitQueue {}
+// SAFETY: A wait queue head is designed to be used from any thread.
+unsafe impl Sync for WaitQueue {}
+
+impl WaitQueue {
+    /// Creates a wait queue initialiser.
+    pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes; `name` and `key` live forever.
+            head <- unsafe {
+                Opaque::ffi_init(|slot| bindings::__init_waitqueue_head(slot, name.as_char_ptr(), key.as_ptr()))
+            },
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// The raw head, for `poll_wait`.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::wait_queue_head {
+        self.head.get()
+    }
+
+    /// Wakes every waiter; `key` is the poll mask handed to wake callbacks.
+    pub(crate) fn wake_all(&self, key: u32) {
+        // SAFETY: The head is initialised; a poll mask as key is what poll waiters expect.
+        unsafe {
+            bindings::__wake_up(
+                self.head.get(),
+                bindings::TASK_NORMAL,
+                0,
+                key as usize as *mut c_void,
+            )
+        };
+    }
+
+    /// Sleeps interruptibly until `ready()` holds, a signal arrives or the absolute
+    /// CLOCK_MONOTONIC `deadline` (nanoseconds; `None` = forever) passes.
+    ///
+    /// `ready` is evaluated after queueing, so a wake-up between the check and the sleep is
+    /// never lost. It returns `Some(x)` to stop waiting with `x`.
+    pub(crate) fn wait_until<R>(
+        &self,
+        deadline: Option<i64>,
+        mut ready: impl FnMut() -> Option<R>,
+    ) -> Result<R, WaitEnd> {
+        let entry = Opaque::<bindings::wait_queue_entry>::uninit();
+        let entry = entry.get();
+        // SAFETY: `entry` is valid for writes and stays in place until `finish_wait` below.
+        unsafe { bindings::init_wait_entry(entry, 0) };
+        let result = loop {
+            // SAFETY: Head and entry are initialised; the entry is removed by `finish_wait`.
+            unsafe {
+                bindings::prepare_to_wait(self.head.get(), entry, bindings::TASK_INTERRUPTIBLE as i32)
+            };
+            if let Some(r) = ready() {
+                break Ok(r);
+            }
+            if kernel::current!().signal_pending() {
+                break Err(WaitEnd::Interrupted);
+            }
+            match deadline {
+                None => {
+                    // SAFETY: Plain sleep in process context, the task state is set above.
+                    unsafe { bindings::schedule() };
+                }
+                Some(mut expires) => {
+                    // SAFETY: Sleeping in process context on an absolute monotonic deadline.
+                    let left = unsafe {
+                        bindings::schedule_hrtimeout_range(
+                            &mut expires,
+                            kq_timer_slack_ns(),
+                            bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+                        )
+                    };
+                    if left == 0 {
+                        // One last look: an event that raced with the deadline still counts.
+                        // SAFETY: The entry is on the queue; set the state like prepare_to_wait.
+                        unsafe { bindings::finish_wait(self.head.get(), entry) };
+                        return ready().ok_or(WaitEnd::TimedOut);
+                    }
+                }
+            }
+        };
+        // SAFETY: The entry was queued by `prepare_to_wait` (or already removed by a wake-up).
+        unsafe { bindings::finish_wait(self.head.get(), entry) };
+        result
+    }
+}
+
+/// Current CLOCK_MONOTONIC time in nanoseconds.
+pub(crate) fn monotonic_ns() -> i64 {
+    // SAFETY: `ktime_get` has no preconditions.
+    unsafe { bindings::ktime_get() }
+}
+
+/// Number of references to `file`.
+pub(crate) fn file_count(file: *mut bindings::file) -> i64 {
+    // SAFETY: The caller passes a file it holds a reference to.
+    unsafe { kq_file_count(file.cast()) as i64 }
+}
+
+/// Whether `fdget` in the current task takes a file reference (a shared fd table).
+pub(crate) fn files_shared() -> bool {
+    // SAFETY: Called from process context, where `current->files` is valid.
+    unsafe { kq_files_shared() }
+}

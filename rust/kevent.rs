@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One kevent() call: KQUEUE_IOC_KEVENT, from the user's arguments to the
+//! events written back.
+
+use crate::{glue::monotonic_ns, queue::Kqueue, uapi::*};
+use kernel::{
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// Events collected per batch between copies to userspace (kept small: kernel stack).
+const BATCH: usize = 16;
+const KEV_SIZE: usize = core::mem::size_of::<KEvent>();
+/// Largest args.size accepted (E2BIG above), as for clone3().
+const MAX_ARGS_SIZE: usize = 4096;
+
+/// Reads `struct kqueue_kevent_args` with extensible-struct rules: at least version 0,
+/// unknown trailing bytes must be zero.
+fn read_args(arg: usize) -> Result<KeventArgs> {
+    let mut size_reader = UserSlice::new(UserPtr::from_addr(arg), 4).reader();
+    let size = size_reader.read::<u32>()? as usize;
+    if size < KEVENT_ARGS_SIZE_VER0 {
+        return Err(EINVAL);
+    }
+    if size > MAX_ARGS_SIZE {
+        return Err(E2BIG);
+    }
+    let mut reader = UserSlice::new(UserPtr::from_addr(arg), size).reader();
+    let args = reader.read::<KeventArgs>()?;
+    let mut tail = [0u8; 64];
+    while !reader.is_empty() {
+        let len = reader.len().min(tail.len());
+        reader.read_slice(&mut tail[..len])?;
+        if tail[..len].iter().any(|&b| b != 0) {
+            return Err(E2BIG);
+        }
+    }
+    Ok(args)
+}
+
+/// Turns the optional user timespec into an absolute monotonic deadline in ns.
+/// `Some(0)` means "do not wait".
+fn read_deadline(ptr: u64) -> Result<Option<i64>> {
+    if ptr == 0 {
+        return Ok(None);
+    }
+    let ts = UserSlice::new(UserPtr::from_addr(ptr as usize), 16)
+        .reader()
+        .read::<Timespec>()?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(EINVAL);
+    }
+    if ts.tv_sec == 0 && ts.tv_nsec == 0 {
+        return Ok(Some(0));
+    }
+    let rel = ts
+        .tv_sec
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec);
+    Ok(Some(monotonic_ns().saturating_add(rel)))
+}
+
+/// The user's event buffer, filled front to back.
+struct EventOut {
+    base: usize,
+    room: usize,
+    written: usize,
+}
+
+impl EventOut {
+    fn slot(&self, n: usize) -> UserSlice {
+        UserSlice::new(
+            UserPtr::from_addr(self.base.wrapping_add(self.written * KEV_SIZE)),
+            n * KEV_SIZE,
+        )
+    }
+
+    /// Copies `evs` out; the caller made sure they fit.
+    fn push(&mut self, evs: &[KEvent]) -> Result {
+        let mut w = self.slot(evs.len()).writer();
+        for ev in evs {
+            w.write(ev)?;
+        }
+        self.written += evs.len();
+        self.room -= evs.len();
+        Ok(())
+    }
+
+    /// Checks the next `n` slots are writable before events are taken off the queue,
+    /// so that a bad buffer fails with EFAULT without losing events.
+    fn probe(&self, n: usize) -> Result {
+        let zero = [0u8; KEV_SIZE];
+        let mut w = self.slot(n).writer();
+        for _ in 0..n {
+            w.write_slice(&zero)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs one kevent() call described by the user's `struct kqueue_kevent_args` at `arg`.
+/// Returns the number of events written.
+pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
+    let args = read_args(arg)?;
+    if args.flags & !KEVENT_NO_COLLECT != 0 {
+        return Err(EINVAL);
+    }
+    let valid = 0..=MAX_EVENTS;
+    if !valid.contains(&args.nchanges) || !valid.contains(&args.nevents) {
+        return Err(EINVAL);
+    }
+    let deadline = read_deadline(args.timeout)?;
+    let nchanges = args.nchanges as usize;
+    let mut out = EventOut {
+        base: args.eventlist as usize,
+        room: args.nevents as usize,
+        written: 0,
+    };
+
+    let mut changes = UserSlice::new(
+        UserPtr::from_addr(args.changelist as usize),
+        nchanges * KEV_SIZE,
+    )
+    .reader();
+    let mut answered = 0;
+    for _ in 0..nchanges {
+        let kev = changes.read::<KEvent>()?;
+        let res = kq.register(&kev);
+        if res.is_ok() && kev.flags & EV_RECEIPT == 0 {
+            continue;
+        }
+        if out.room == 0 {
+            // No room to report it: a failure ends the call (FreeBSD).
+            res?;
+            continue;
+        }
+        let errno = res.err().map_or(0, |e| -e.to_errno());
+        out.push(&[KEvent {
+            flags: kev.flags | EV_ERROR,
+            data: errno as i64,
+            ..kev
+        }])?;
+        answered += 1;
+    }
+    if answered > 0 || out.room == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
+        return Ok(out.written);
+    }
+
+    let mut batch = [KEvent::default(); BATCH];
+    let mut first = true;
+    loop {
+        let len = out.room.min(BATCH);
+        out.probe(len)?;
+        let n = if first {
+            kq.scan(&mut batch[..len], deadline)?
+        } else {
+            kq.collect_more(&mut batch[..len])
+        };
+        first = false;
+        out.push(&batch[..n])?;
+        if n < len || out.room == 0 {
+            return Ok(out.written);
+        }
+    }
+}

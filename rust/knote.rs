@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Knotes: one registered (ident, filter) pair of a kqueue.
+//!
+//! A knote is shared (`Arc`) between the kqueue's table, its ready queue and,
+//! for filters with hooks, the hook that activates it. Its mutable state is
+//! [`LockedBy`] the kqueue's lock: no other lock protects it.
+
+use crate::{filter::FilterState, queue::KqInner, uapi::KEvent};
+use kernel::{
+    list::{AtomicTracker, ListLinks, TryNewListArc},
+    prelude::*,
+    sync::LockedBy,
+};
+
+/// (ident, filter): what identifies a knote within one kqueue.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) struct KnoteKey {
+    /// The ident of the registration.
+    pub(crate) ident: u64,
+    /// The filter of the registration.
+    pub(crate) filter: i16,
+}
+
+/// The condition of the knote holds (it has an event to report).
+pub(crate) const KN_ACTIVE: u32 = 0x1;
+/// The knote sits in the ready queue.
+pub(crate) const KN_QUEUED: u32 = 0x2;
+/// EV_DISABLE (or EV_DISPATCH after delivery): never queued.
+pub(crate) const KN_DISABLED: u32 = 0x4;
+/// Removed from the table: hooks must leave it alone.
+pub(crate) const KN_DETACHED: u32 = 0x8;
+
+/// The part of a knote protected by the kqueue's lock.
+pub(crate) struct KnoteState {
+    /// The registration as reported back: ident, filter, persistent flags, udata;
+    /// fflags and data are filled in by the filter at delivery.
+    pub(crate) kev: KEvent,
+    /// KN_* bits.
+    pub(crate) status: u32,
+    /// In-flux count: while non-zero somebody works on the knote with the kqueue
+    /// lock dropped, and nobody else may change or free it (see Documentation).
+    pub(crate) influx: u32,
+    /// Filter-specific state.
+    pub(crate) filter: FilterState,
+}
+
+/// A registered event.
+#[pin_data]
+pub(crate) struct Knote {
+    /// Table key.
+    pub(crate) key: KnoteKey,
+    /// Links of the ready queue.
+    #[pin]
+    links: ListLinks<0>,
+    #[pin]
+    links_track: AtomicTracker<0>,
+    /// Links of a private list of knotes to detach once the lock is dropped.
+    #[pin]
+    detach_links: ListLinks<1>,
+    #[pin]
+    detach_track: AtomicTracker<1>,
+    /// State under the kqueue's lock.
+    pub(crate) state: LockedBy<KnoteState, KqInner>,
+}
+
+kernel::list::impl_list_arc_safe! {
+    impl ListArcSafe<0> for Knote { tracked_by links_track: AtomicTracker<0>; }
+    impl ListArcSafe<1> for Knote { tracked_by detach_track: AtomicTracker<1>; }
+}
+kernel::list::impl_list_item! {
+    impl ListItem<0> for Knote { using ListLinks { self.links }; }
+    impl ListItem<1> for Knote { using ListLinks { self.detach_links }; }
+}
+
+impl Knote {
+    /// Creates a knote for `key`, whose state is locked by `owner`.
+    pub(crate) fn new(
+        key: KnoteKey,
+        state: LockedBy<KnoteState, KqInner>,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            key,
+            links <- ListLinks::new(),
+            links_track <- AtomicTracker::new(),
+            detach_links <- ListLinks::new(),
+            detach_track <- AtomicTracker::new(),
+            state,
+        })
+    }
+}

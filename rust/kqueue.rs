@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kqueue for Linux: BSD kqueue/kevent semantics behind `/dev/kqueue`.
+//!
+//! Every open of `/dev/kqueue` is one kqueue; `KQUEUE_IOC_KEVENT` carries one
+//! kevent() call (see `include/uapi/linux/kqueue.h`). The library in
+//! `tools/lib/kqueue` turns this into libkqueue's API.
+
+use kernel::prelude::*;
+
+mod charge;
+mod device;
+mod filter;
+mod glue;
+mod kevent;
+mod knote;
+mod queue;
+mod uapi;
+
+module! {
+    type: KqueueModule,
+    name: "kqueue",
+    authors: ["kqueue for Linux developers"],
+    description: "BSD kqueue/kevent for Linux (/dev/kqueue)",
+    license: "GPL",
+    params: {
+        max_user_knotes: i64 {
+            default: 1048576,
+            description: "Most knotes one user may have registered at once (ENOMEM past it)",
+        },
+    },
+}
+
+#[pin_data]
+struct KqueueModule {
+    #[pin]
+    device: device::KqDevice,
+}
+
+impl kernel::InPlaceModule for KqueueModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        charge::init();
+        try_pin_init!(Self {
+            device <- device::KqDevice::register(),
+        })
+    }
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The userspace ABI: libkqueue's `<sys/event.h>` values and the ioctl
+//! structures of `include/uapi/linux/kqueue.h`.
+
+use kernel::{
+    ioctl::{_IO, _IOC_DIR, _IOC_NR, _IOC_TYPE},
+    transmute::{AsBytes, FromBytes},
+};
+
+/// EVFILT_LIBKQUEUE, the most negative defined filter (answered by the library).
+pub(crate) const EVFILT_LIBKQUEUE: i16 = -12;
+/// EVFILT_USER.
+pub(crate) const EVFILT_USER: i16 = -11;
+
+/// Add the event (or modify it).
+pub(crate) const EV_ADD: u16 = 0x1;
+/// Delete the event.
+pub(crate) const EV_DELETE: u16 = 0x2;
+/// Enable the event.
+pub(crate) const EV_ENABLE: u16 = 0x4;
+/// Disable the event.
+pub(crate) const EV_DISABLE: u16 = 0x8;
+/// Delete after the first delivery.
+pub(crate) const EV_ONESHOT: u16 = 0x10;
+/// Reset the state after delivery.
+pub(crate) const EV_CLEAR: u16 = 0x20;
+/// Always answer the change with an EV_ERROR entry.
+pub(crate) const EV_RECEIPT: u16 = 0x40;
+/// Disable after delivery.
+pub(crate) const EV_DISPATCH: u16 = 0x80;
+/// Reserved system flags; ignored on input so returned events can be resubmitted.
+pub(crate) const EV_SYSFLAGS: u16 = 0xf000;
+/// Error entry.
+pub(crate) const EV_ERROR: u16 = 0x4000;
+/// End of file.
+#[allow(dead_code)]
+pub(crate) const EV_EOF: u16 = 0x8000;
+
+/// Flags a change may carry.
+pub(crate) const EV_VALID: u16 = EV_ADD
+    | EV_DELETE
+    | EV_ENABLE
+    | EV_DISABLE
+    | EV_ONESHOT
+    | EV_CLEAR
+    | EV_RECEIPT
+    | EV_DISPATCH
+    | EV_SYSFLAGS;
+/// Flags that describe a registration (reported back with its events).
+pub(crate) const EV_PERSISTENT: u16 = EV_ADD | EV_ONESHOT | EV_CLEAR | EV_DISPATCH;
+
+/// EVFILT_USER: AND the input fflags into the stored ones.
+pub(crate) const NOTE_FFAND: u32 = 0x4000_0000;
+/// EVFILT_USER: OR the input fflags into the stored ones.
+pub(crate) const NOTE_FFOR: u32 = 0x8000_0000;
+/// EVFILT_USER: copy the input fflags.
+pub(crate) const NOTE_FFCOPY: u32 = 0xc000_0000;
+/// EVFILT_USER: control part of fflags.
+pub(crate) const NOTE_FFCTRLMASK: u32 = 0xc000_0000;
+/// EVFILT_USER: user-defined part of fflags.
+pub(crate) const NOTE_FFLAGSMASK: u32 = 0x00ff_ffff;
+/// EVFILT_USER: trigger the event.
+pub(crate) const NOTE_TRIGGER: u32 = 0x0100_0000;
+
+/// One change or event: the LP64 layout of BSD `struct kevent`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct KEvent {
+    /// Identifier (descriptor, pid, signal, or any number).
+    pub(crate) ident: u64,
+    /// Filter.
+    pub(crate) filter: i16,
+    /// EV_* flags.
+    pub(crate) flags: u16,
+    /// Filter flags.
+    pub(crate) fflags: u32,
+    /// Filter data.
+    pub(crate) data: i64,
+    /// Opaque user data.
+    pub(crate) udata: u64,
+}
+
+// SAFETY: Plain integers, no padding (8 + 2 + 2 + 4 + 8 + 8 = 32 bytes).
+unsafe impl FromBytes for KEvent {}
+// SAFETY: Plain integers, no padding.
+unsafe impl AsBytes for KEvent {}
+
+/// `struct kqueue_kevent_args`: one kevent() call.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct KeventArgs {
+    /// Size of the structure as the caller knows it.
+    pub(crate) size: u32,
+    /// KQUEUE_KEVENT_* flags.
+    pub(crate) flags: u32,
+    /// User pointer to the changes.
+    pub(crate) changelist: u64,
+    /// User pointer to the event buffer.
+    pub(crate) eventlist: u64,
+    /// Number of changes.
+    pub(crate) nchanges: i32,
+    /// Room in the event buffer.
+    pub(crate) nevents: i32,
+    /// User pointer to a `__kernel_timespec`, 0 for no timeout.
+    pub(crate) timeout: u64,
+}
+
+// SAFETY: Plain integers, no padding (4 + 4 + 8 + 8 + 4 + 4 + 8 = 40 bytes).
+unsafe impl FromBytes for KeventArgs {}
+// SAFETY: Plain integers, no padding.
+unsafe impl AsBytes for KeventArgs {}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Timespec {
+    /// Seconds.
+    pub(crate) tv_sec: i64,
+    /// Nanoseconds.
+    pub(crate) tv_nsec: i64,
+}
+
+// SAFETY: Plain integers, no padding.
+unsafe impl FromBytes for Timespec {}
+
+/// Size of the first version of [`KeventArgs`].
+pub(crate) const KEVENT_ARGS_SIZE_VER0: usize = 40;
+/// args.flags: apply changes only, collect no events.
+pub(crate) const KEVENT_NO_COLLECT: u32 = 0x1;
+/// Largest nchanges or nevents of one call.
+pub(crate) const MAX_EVENTS: i32 = 1 << 20;
+/// ABI version returned by [`IOC_VERSION`].
+pub(crate) const ABI_VERSION: i32 = 1;
+
+const IOC_MAGIC: u32 = 0xbe;
+/// KQUEUE_IOC_VERSION.
+pub(crate) const IOC_VERSION: u32 = _IO(IOC_MAGIC, 0);
+
+/// Whether `cmd` is KQUEUE_IOC_KEVENT, whatever argument size it encodes (the size
+/// travels in `args.size`, so a later, larger structure keeps the same command).
+pub(crate) fn is_ioc_kevent(cmd: u32) -> bool {
+    _IOC_TYPE(cmd) == IOC_MAGIC && _IOC_NR(cmd) == 1 && _IOC_DIR(cmd) == kernel::uapi::_IOC_WRITE
+}
+
+const _: () = assert!(core::mem::size_of::<KEvent>() == 32);
+const _: () = assert!(core::mem::size_of::<KeventArgs>() == KEVENT_ARGS_SIZE_VER0);
