@@ -149,13 +149,14 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
 
     let mut batch = [KEvent::default(); BATCH];
     let mut first = true;
+    let mut budget = None;
     loop {
         let len = out.room.min(BATCH);
         out.probe(len)?;
         let n = if first {
-            kq.scan(&mut batch[..len], deadline)?
+            kq.scan(&mut batch[..len], deadline, &mut budget)?
         } else {
-            kq.collect_more(&mut batch[..len])
+            kq.collect_more(&mut batch[..len], &mut budget)
         };
         first = false;
         out.push(&batch[..n])?;

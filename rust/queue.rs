@@ -264,12 +264,19 @@ impl Kqueue {
 
     /// Moves up to `out.len()` events into `out`, applying ONESHOT, CLEAR and DISPATCH.
     /// Knotes deleted by EV_ONESHOT go to `gone`. Returns the number of events.
-    fn collect(inner: &mut KqInner, out: &mut [KEvent], gone: &mut Unlinked) -> usize {
+    ///
+    /// Level-triggered knotes go back to the tail, so one kevent() call looks at no more
+    /// knotes than were queued when it started: `budget`, set on the first batch.
+    fn collect(
+        inner: &mut KqInner,
+        out: &mut [KEvent],
+        gone: &mut Unlinked,
+        budget: &mut Option<usize>,
+    ) -> usize {
         let mut n = 0;
-        // Level-triggered knotes go back to the tail: look at each one once per pass.
-        let mut budget = inner.nready;
-        while n < out.len() && budget > 0 {
-            budget -= 1;
+        let budget = budget.get_or_insert(inner.nready);
+        while n < out.len() && *budget > 0 {
+            *budget -= 1;
             let Some(kn) = inner.ready.pop_front() else {
                 break;
             };
@@ -314,7 +321,13 @@ impl Kqueue {
 
     /// Collects up to `out.len()` events, sleeping until one is ready, the absolute
     /// monotonic `deadline` (None: forever) passes, or a signal arrives.
-    pub(crate) fn scan(&self, out: &mut [KEvent], deadline: Option<i64>) -> Result<usize> {
+    /// `budget` carries the pass over to [`Kqueue::collect_more`].
+    pub(crate) fn scan(
+        &self,
+        out: &mut [KEvent],
+        deadline: Option<i64>,
+        budget: &mut Option<usize>,
+    ) -> Result<usize> {
         let mut gone = Unlinked::new();
         let res = self.waiters.wait_until(deadline, || {
             let mut guard = self.inner.lock();
@@ -324,8 +337,10 @@ impl Kqueue {
             if guard.nready == 0 && deadline != Some(0) {
                 return None;
             }
-            let n = Self::collect(&mut guard, out, &mut gone);
+            let n = Self::collect(&mut guard, out, &mut gone, budget);
             if n == 0 && deadline != Some(0) {
+                // Everything queued was stale: start a fresh pass after the next wake-up.
+                *budget = None;
                 return None;
             }
             Some(Ok(n))
@@ -339,9 +354,9 @@ impl Kqueue {
     }
 
     /// Collects ready events without sleeping (after a first batch was returned).
-    pub(crate) fn collect_more(&self, out: &mut [KEvent]) -> usize {
+    pub(crate) fn collect_more(&self, out: &mut [KEvent], budget: &mut Option<usize>) -> usize {
         let mut gone = Unlinked::new();
-        let n = Self::collect(&mut self.inner.lock(), out, &mut gone);
+        let n = Self::collect(&mut self.inner.lock(), out, &mut gone, budget);
         self.free_unlinked(gone);
         n
     }
