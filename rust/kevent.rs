@@ -103,7 +103,7 @@ impl EventOut {
 /// Returns the number of events written.
 pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
     let args = read_args(arg)?;
-    if args.flags & !KEVENT_NO_COLLECT != 0 {
+    if args.flags & !(KEVENT_NO_COLLECT | KEVENT_STOP_AT_LIBKQUEUE) != 0 || args.reserved != 0 {
         return Err(EINVAL);
     }
     let valid = 0..=MAX_EVENTS;
@@ -123,9 +123,15 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         nchanges * KEV_SIZE,
     )
     .reader();
+    let stop_at_libkqueue = args.flags & KEVENT_STOP_AT_LIBKQUEUE != 0;
     let mut answered = 0;
-    for _ in 0..nchanges {
+    let mut done = 0;
+    while done < nchanges {
         let kev = changes.read::<KEvent>()?;
+        if stop_at_libkqueue && kev.filter == EVFILT_LIBKQUEUE {
+            break;
+        }
+        done += 1;
         let res = kq.register(&kev);
         if res.is_ok() && kev.flags & EV_RECEIPT == 0 {
             continue;
@@ -143,7 +149,11 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         }])?;
         answered += 1;
     }
-    if answered > 0 || out.room == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
+    if stop_at_libkqueue {
+        let mut w = UserSlice::new(UserPtr::from_addr(arg + KEVENT_ARGS_DONE_OFFSET), 4).writer();
+        w.write(&(done as i32))?;
+    }
+    if done < nchanges || answered > 0 || out.room == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
         return Ok(out.written);
     }
 

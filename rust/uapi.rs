@@ -104,9 +104,13 @@ pub(crate) struct KeventArgs {
     pub(crate) nevents: i32,
     /// User pointer to a `__kernel_timespec`, 0 for no timeout.
     pub(crate) timeout: u64,
+    /// Out: changes consumed, with [`KEVENT_STOP_AT_LIBKQUEUE`].
+    pub(crate) nchanges_done: i32,
+    /// Must be zero.
+    pub(crate) reserved: u32,
 }
 
-// SAFETY: Plain integers, no padding (4 + 4 + 8 + 8 + 4 + 4 + 8 = 40 bytes).
+// SAFETY: Plain integers, no padding (4 + 4 + 8 + 8 + 4 + 4 + 8 + 4 + 4 = 48 bytes).
 unsafe impl FromBytes for KeventArgs {}
 // SAFETY: Plain integers, no padding.
 unsafe impl AsBytes for KeventArgs {}
@@ -125,9 +129,13 @@ pub(crate) struct Timespec {
 unsafe impl FromBytes for Timespec {}
 
 /// Size of the first version of [`KeventArgs`].
-pub(crate) const KEVENT_ARGS_SIZE_VER0: usize = 40;
+pub(crate) const KEVENT_ARGS_SIZE_VER0: usize = 48;
+/// Offset of `nchanges_done` in [`KeventArgs`].
+pub(crate) const KEVENT_ARGS_DONE_OFFSET: usize = 40;
 /// args.flags: apply changes only, collect no events.
 pub(crate) const KEVENT_NO_COLLECT: u32 = 0x1;
+/// args.flags: stop before the first EVFILT_LIBKQUEUE change (answered by the library).
+pub(crate) const KEVENT_STOP_AT_LIBKQUEUE: u32 = 0x2;
 /// Largest nchanges or nevents of one call.
 pub(crate) const MAX_EVENTS: i32 = 1 << 20;
 /// ABI version returned by [`IOC_VERSION`].
@@ -140,7 +148,9 @@ pub(crate) const IOC_VERSION: u32 = _IO(IOC_MAGIC, 0);
 /// Whether `cmd` is KQUEUE_IOC_KEVENT, whatever argument size it encodes (the size
 /// travels in `args.size`, so a later, larger structure keeps the same command).
 pub(crate) fn is_ioc_kevent(cmd: u32) -> bool {
-    _IOC_TYPE(cmd) == IOC_MAGIC && _IOC_NR(cmd) == 1 && _IOC_DIR(cmd) == kernel::uapi::_IOC_WRITE
+    _IOC_TYPE(cmd) == IOC_MAGIC
+        && _IOC_NR(cmd) == 1
+        && _IOC_DIR(cmd) == kernel::uapi::_IOC_READ | kernel::uapi::_IOC_WRITE
 }
 
 const _: () = assert!(core::mem::size_of::<KEvent>() == 32);

@@ -11,7 +11,7 @@
  * arrays straight through and a 32-bit one converts.
  *
  * Extensibility: struct kqueue_kevent_args starts with its own size.  The
- * kernel accepts any size >= KQUEUE_KEVENT_ARGS_SIZE_VER0; fields it does not
+ * kernel accepts any size >= KQUEUE_KEVENT_ARGS_SIZE_VER0 (up to 4096); fields it does not
  * know must be zero (else E2BIG), fields the caller did not pass are taken
  * as zero, as for clone3() and openat2().  Unknown bits in args.flags are
  * EINVAL.  KQUEUE_IOC_VERSION returns KQUEUE_ABI_VERSION.
@@ -37,24 +37,33 @@ struct kqueue_event {
 /* Arguments of one kevent() call. */
 struct kqueue_kevent_args {
 	__u32 size;		/* sizeof(struct kqueue_kevent_args) */
-	__u32 flags;		/* none defined yet: must be 0 */
+	__u32 flags;		/* KQUEUE_KEVENT_*; unknown bits are EINVAL */
 	__u64 changelist;	/* const struct kqueue_event *, may be 0 if nchanges == 0 */
 	__u64 eventlist;	/* struct kqueue_event *, may be 0 if nevents == 0 */
 	__s32 nchanges;
 	__s32 nevents;
 	__u64 timeout;		/* const struct __kernel_timespec *, 0 = wait forever */
+	__s32 nchanges_done;	/* out, with KQUEUE_KEVENT_STOP_AT_LIBKQUEUE */
+	__u32 __reserved;	/* must be 0 */
 };
 
-#define KQUEUE_KEVENT_ARGS_SIZE_VER0	40
+#define KQUEUE_KEVENT_ARGS_SIZE_VER0	48
 
 /* args.flags: apply changes and report errors/receipts, collect no events. */
 #define KQUEUE_KEVENT_NO_COLLECT	0x1
+/*
+ * args.flags: stop before the first EVFILT_LIBKQUEUE (-12) change, which the
+ * library answers itself; nchanges_done tells how many changes were
+ * consumed.  A call that stops collects no events.  Without a stop,
+ * nchanges_done = nchanges and the call behaves as usual.
+ */
+#define KQUEUE_KEVENT_STOP_AT_LIBKQUEUE	0x2
 
 #define KQUEUE_IOC_MAGIC	0xbe
 /* Returns KQUEUE_ABI_VERSION. */
 #define KQUEUE_IOC_VERSION	_IO(KQUEUE_IOC_MAGIC, 0)
 /* Returns the number of events stored in eventlist, or -1 with errno. */
-#define KQUEUE_IOC_KEVENT	_IOW(KQUEUE_IOC_MAGIC, 1, struct kqueue_kevent_args)
+#define KQUEUE_IOC_KEVENT	_IOWR(KQUEUE_IOC_MAGIC, 1, struct kqueue_kevent_args)
 
 /* Largest nchanges / nevents accepted in one call (EINVAL above). */
 #define KQUEUE_MAX_EVENTS	(1 << 20)
