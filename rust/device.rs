@@ -98,7 +98,9 @@ static KQUEUE_FOPS: AssertSync<bindings::file_operations> = {
 ///
 /// `file` must be an open /dev/kqueue file whose `kq_open` succeeded and whose
 /// `kq_release` has not run.
-unsafe fn kqueue_of<'a>(file: *mut bindings::file) -> <Arc<Kqueue> as ForeignOwnable>::Borrowed<'a> {
+unsafe fn kqueue_of<'a>(
+    file: *mut bindings::file,
+) -> <Arc<Kqueue> as ForeignOwnable>::Borrowed<'a> {
     // SAFETY: `private_data` holds the `Arc<Kqueue>` stored by `kq_open` (caller's promise).
     unsafe { Arc::<Kqueue>::borrow((*file).private_data) }
 }

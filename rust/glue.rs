@@ -149,7 +149,11 @@ impl WaitQueue {
         let result = loop {
             // SAFETY: Head and entry are initialised; the entry is removed by `finish_wait`.
             unsafe {
-                bindings::prepare_to_wait(self.head.get(), entry, bindings::TASK_INTERRUPTIBLE as i32)
+                bindings::prepare_to_wait(
+                    self.head.get(),
+                    entry,
+                    bindings::TASK_INTERRUPTIBLE as i32,
+                )
             };
             if let Some(r) = ready() {
                 break Ok(r);

@@ -75,10 +75,7 @@ kernel::list::impl_list_item! {
 
 impl Knote {
     /// Creates a knote for `key`, whose state is locked by `owner`.
-    pub(crate) fn new(
-        key: KnoteKey,
-        state: LockedBy<KnoteState, KqInner>,
-    ) -> impl PinInit<Self> {
+    pub(crate) fn new(key: KnoteKey, state: LockedBy<KnoteState, KqInner>) -> impl PinInit<Self> {
         pin_init!(Self {
             key,
             links <- ListLinks::new(),

@@ -127,9 +127,7 @@ impl Kqueue {
             // Insert in flux: the filter attaches with the lock dropped.
             let kn = n.knote.clone();
             kn.state.access_mut(inner).influx = 1;
-            inner
-                .knotes
-                .insert(n.reservation.into_node(key, n.knote));
+            inner.knotes.insert(n.reservation.into_node(key, n.knote));
             drop(guard);
             return self.finish_add(&kn, kev);
         }
@@ -430,9 +428,21 @@ impl Kqueue {
             let st = kn.state.access(&guard);
             let mut ev = st.kev;
             st.filter.deliver(&mut ev);
-            let active = if st.status & KN_ACTIVE != 0 { "active" } else { "idle" };
-            let queued = if st.status & KN_QUEUED != 0 { ",queued" } else { "" };
-            let disabled = if st.status & KN_DISABLED != 0 { ",disabled" } else { "" };
+            let active = if st.status & KN_ACTIVE != 0 {
+                "active"
+            } else {
+                "idle"
+            };
+            let queued = if st.status & KN_QUEUED != 0 {
+                ",queued"
+            } else {
+                ""
+            };
+            let disabled = if st.status & KN_DISABLED != 0 {
+                ",disabled"
+            } else {
+                ""
+            };
             seq_print!(
                 m,
                 "knote: ident={} filter={} flags=0x{:x} fflags=0x{:x} data={} state={}{}{}\n",
