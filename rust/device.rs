@@ -105,6 +105,11 @@ unsafe fn kqueue_of<'a>(
     unsafe { Arc::<Kqueue>::borrow((*file).private_data) }
 }
 
+/// `open` of /dev/kqueue: a new kqueue in `private_data`.
+///
+/// # Safety
+///
+/// Called by the VFS only, with valid arguments for this file operation.
 unsafe extern "C" fn kq_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     let open = || -> Result<Arc<Kqueue>> {
         let user = charge::get_current()?;
@@ -123,6 +128,11 @@ unsafe extern "C" fn kq_open(_inode: *mut bindings::inode, file: *mut bindings::
     }
 }
 
+/// `release`: the last reference to the file is gone.
+///
+/// # Safety
+///
+/// Called by the VFS only, with valid arguments for this file operation.
 unsafe extern "C" fn kq_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: Last reference to a file `kq_open` set up; nobody uses `private_data` after.
     let kq = unsafe { Arc::<Kqueue>::from_foreign((*file).private_data) };
@@ -131,6 +141,11 @@ unsafe extern "C" fn kq_release(_inode: *mut bindings::inode, file: *mut binding
     0
 }
 
+/// `flush`: called at every close() of a descriptor of the file.
+///
+/// # Safety
+///
+/// Called by the VFS only, with valid arguments for this file operation.
 unsafe extern "C" fn kq_flush(file: *mut bindings::file, _id: bindings::fl_owner_t) -> c_int {
     // SAFETY: The VFS calls flush on an open file.
     let kq = unsafe { kqueue_of(file) };
@@ -138,6 +153,11 @@ unsafe extern "C" fn kq_flush(file: *mut bindings::file, _id: bindings::fl_owner
     0
 }
 
+/// `poll`: readable while events are pending.
+///
+/// # Safety
+///
+/// Called by the VFS only, with valid arguments for this file operation.
 unsafe extern "C" fn kq_poll(
     file: *mut bindings::file,
     table: *mut bindings::poll_table_struct,
@@ -150,6 +170,11 @@ unsafe extern "C" fn kq_poll(
     kq.poll_mask()
 }
 
+/// `unlocked_ioctl` (and, through `compat_ptr_ioctl`, `compat_ioctl`).
+///
+/// # Safety
+///
+/// Called by the VFS only, with valid arguments for this file operation.
 unsafe extern "C" fn kq_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: The VFS calls ioctl on an open file.
     let kq = unsafe { kqueue_of(file) };
@@ -161,7 +186,7 @@ unsafe extern "C" fn kq_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulo
     }
     let holds_ref = files_shared();
     kq.enter_call(holds_ref);
-    let res = kevent::kevent(&kq, arg as usize);
+    let res = kevent::kevent(&kq, arg);
     kq.leave_call(holds_ref);
     match res {
         Ok(n) => n as c_long,
@@ -169,6 +194,11 @@ unsafe extern "C" fn kq_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulo
     }
 }
 
+/// `show_fdinfo`: the knotes in /proc/<pid>/fdinfo.
+///
+/// # Safety
+///
+/// Called by the VFS only, with valid arguments for this file operation.
 unsafe extern "C" fn kq_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
     // SAFETY: The VFS calls show_fdinfo on an open file.
     let kq = unsafe { kqueue_of(file) };

@@ -144,7 +144,7 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         let errno = res.err().map_or(0, |e| -e.to_errno());
         out.push(&[KEvent {
             flags: kev.flags | EV_ERROR,
-            data: errno as i64,
+            data: i64::from(errno),
             ..kev
         }])?;
         answered += 1;
