@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+//! Contract tests: the C header, the Rust ABI and kqueue() on a host without
+//! the module. The exported symbols and SONAME of the built library are
+//! checked by tests/check-build.sh (`make check`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::string::{String, ToString};
+use std::vec::Vec;
+use std::{format, fs, vec};
+
+use crate::abi::{self, KEvent};
+
+/// Every constant of the contract's table (section 1), with its value.
+const CONTRACT: &[(&str, i64)] = &[
+    ("EVFILT_READ", -1),
+    ("EVFILT_WRITE", -2),
+    ("EVFILT_AIO", -3),
+    ("EVFILT_VNODE", -4),
+    ("EVFILT_PROC", -5),
+    ("EVFILT_SIGNAL", -6),
+    ("EVFILT_TIMER", -7),
+    ("EVFILT_NETDEV", -8),
+    ("EVFILT_FS", -9),
+    ("EVFILT_LIO", -10),
+    ("EVFILT_USER", -11),
+    ("EVFILT_LIBKQUEUE", -12),
+    ("EVFILT_SYSCOUNT", 12),
+    ("EV_ADD", 0x1),
+    ("EV_DELETE", 0x2),
+    ("EV_ENABLE", 0x4),
+    ("EV_DISABLE", 0x8),
+    ("EV_ONESHOT", 0x10),
+    ("EV_CLEAR", 0x20),
+    ("EV_RECEIPT", 0x40),
+    ("EV_DISPATCH", 0x80),
+    ("EV_SYSFLAGS", 0xF000),
+    ("EV_FLAG1", 0x2000),
+    ("EV_ERROR", 0x4000),
+    ("EV_EOF", 0x8000),
+    ("NOTE_FFNOP", 0),
+    ("NOTE_FFAND", 0x40000000),
+    ("NOTE_FFOR", 0x80000000),
+    ("NOTE_FFCOPY", 0xc0000000),
+    ("NOTE_FFCTRLMASK", 0xc0000000),
+    ("NOTE_FFLAGSMASK", 0x00ffffff),
+    ("NOTE_TRIGGER", 0x01000000),
+    ("NOTE_LOWAT", 0x1),
+    ("NOTE_DELETE", 0x1),
+    ("NOTE_WRITE", 0x2),
+    ("NOTE_EXTEND", 0x4),
+    ("NOTE_ATTRIB", 0x8),
+    ("NOTE_LINK", 0x10),
+    ("NOTE_RENAME", 0x20),
+    ("NOTE_REVOKE", 0x40),
+    ("NOTE_TRUNCATE", 0x80),
+    ("NOTE_EXIT", 0x80000000),
+    ("NOTE_FORK", 0x40000000),
+    ("NOTE_EXEC", 0x20000000),
+    ("NOTE_PCTRLMASK", 0xf0000000),
+    ("NOTE_PDATAMASK", 0x000fffff),
+    ("NOTE_TRACK", 0x1),
+    ("NOTE_TRACKERR", 0x2),
+    ("NOTE_CHILD", 0x4),
+    ("NOTE_SECONDS", 0x1),
+    ("NOTE_USECONDS", 0x2),
+    ("NOTE_NSECONDS", 0x4),
+    ("NOTE_ABSOLUTE", 0x8),
+    ("NOTE_VERSION", 1),
+    ("NOTE_VERSION_STR", 2),
+    ("NOTE_THREAD_SAFE", 3),
+    ("NOTE_FORK_CLEANUP", 4),
+    ("NOTE_DEBUG", 5),
+    ("NOTE_DEBUG_PREFIX", 6),
+    ("NOTE_DEBUG_FUNC", 7),
+    ("NOTE_FILE_POLL_INTERVAL", 8),
+    ("LIBKQUEUE", 1),
+];
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn header() -> PathBuf {
+    crate_dir().join("include/kqueue/sys/event.h")
+}
+
+fn contract() -> BTreeMap<String, i64> {
+    CONTRACT.iter().map(|&(n, v)| (n.to_string(), v)).collect()
+}
+
+/// Parses a value such as `0x0040`, `(-12)` or `12`.
+fn parse_value(s: &str) -> Option<i64> {
+    let s = s.trim().trim_start_matches('(').trim_end_matches(')');
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16).ok()?,
+        None => s.parse().ok()?,
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// Object-like `#define NAME VALUE` lines of the header with a number.
+fn header_defines() -> BTreeMap<String, i64> {
+    let text = fs::read_to_string(header()).expect("header is readable");
+    let mut defs = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("#define") else {
+            continue;
+        };
+        let code = rest.split("/*").next().unwrap_or("");
+        let mut words = code.split_whitespace();
+        let Some(name) = words.next() else { continue };
+        if name.contains('(') {
+            continue; // EV_SET
+        }
+        let value: String = words.collect();
+        if let Some(v) = parse_value(&value) {
+            assert!(
+                defs.insert(name.to_string(), v).is_none(),
+                "{name} defined twice"
+            );
+        }
+    }
+    defs
+}
+
+#[test]
+fn header_defines_exactly_the_contract_constants() {
+    let defs = header_defines();
+    let want = contract();
+    for (name, v) in &want {
+        assert_eq!(defs.get(name), Some(v), "{name} in the header");
+    }
+    let extra: Vec<_> = defs.keys().filter(|n| !want.contains_key(*n)).collect();
+    assert!(
+        extra.is_empty(),
+        "header defines more than the contract: {extra:?}"
+    );
+    assert!(!defs.contains_key("EV_FORCEONESHOT") && !defs.contains_key("EV_KEEPUDATA"));
+}
+
+#[test]
+fn rust_constants_match_the_contract() {
+    let c = contract();
+    assert_eq!(abi::EVFILT_LIBKQUEUE as i64, c["EVFILT_LIBKQUEUE"]);
+    assert_eq!(abi::EV_RECEIPT as i64, c["EV_RECEIPT"]);
+    assert_eq!(abi::EV_ERROR as i64, c["EV_ERROR"]);
+    for (name, v) in [
+        ("NOTE_VERSION", abi::NOTE_VERSION),
+        ("NOTE_VERSION_STR", abi::NOTE_VERSION_STR),
+        ("NOTE_THREAD_SAFE", abi::NOTE_THREAD_SAFE),
+        ("NOTE_FORK_CLEANUP", abi::NOTE_FORK_CLEANUP),
+        ("NOTE_DEBUG", abi::NOTE_DEBUG),
+        ("NOTE_DEBUG_PREFIX", abi::NOTE_DEBUG_PREFIX),
+        ("NOTE_DEBUG_FUNC", abi::NOTE_DEBUG_FUNC),
+        ("NOTE_FILE_POLL_INTERVAL", abi::NOTE_FILE_POLL_INTERVAL),
+    ] {
+        assert_eq!(v as i64, c[name], "{name}");
+    }
+}
+
+#[test]
+fn rust_layout_matches_the_contract() {
+    use core::mem::{offset_of, size_of};
+    assert_eq!(size_of::<KEvent>(), 32);
+    let offsets = [
+        offset_of!(KEvent, ident),
+        offset_of!(KEvent, filter),
+        offset_of!(KEvent, flags),
+        offset_of!(KEvent, fflags),
+        offset_of!(KEvent, data),
+        offset_of!(KEvent, udata),
+    ];
+    assert_eq!(offsets, [0, 8, 10, 12, 16, 24]);
+    assert_eq!(size_of::<abi::KeventArgs>(), 48);
+    assert_eq!(offset_of!(abi::KeventArgs, nchanges_done), 40);
+    assert_eq!(offset_of!(abi::KeventArgs, reserved), 44);
+    // _IOWR(0xbe, 1, 48 bytes)
+    assert_eq!(abi::KQUEUE_IOC_KEVENT, 0xc030_be01);
+    assert_eq!(abi::KQUEUE_KEVENT_STOP_AT_LIBKQUEUE, 0x2);
+    assert_eq!(abi::KQUEUE_OPEN_FLAGS, libc::O_RDWR | libc::O_CLOEXEC);
+}
+
+/// Compiles `source` with the C (or C++) compiler; `run` also links and
+/// runs it. Panics with the compiler's output on failure.
+fn compile(name: &str, lang: &str, source: &str, extra: &[&str], run: bool) {
+    let dir = Path::new(env!("OUT_DIR")).join("c-tests");
+    fs::create_dir_all(&dir).unwrap();
+    let ext = if lang == "c" { "c" } else { "cc" };
+    let src = dir.join(format!("{name}.{ext}"));
+    let bin = dir.join(name);
+    fs::write(&src, source).unwrap();
+    let cc = if lang == "c" { "cc" } else { "c++" };
+    let include = format!("-I{}", crate_dir().join("include/kqueue").display());
+    let mut cmd = Command::new(cc);
+    cmd.args(["-Wall", "-Wextra", "-Werror", "-pedantic", &include])
+        .args(extra)
+        .arg(&src);
+    if run {
+        cmd.arg("-o").arg(&bin);
+    } else {
+        cmd.arg("-fsyntax-only");
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cc} {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if run {
+        let out = Command::new(&bin).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// C static assertions for the layout, every contract constant and the
+/// prototypes.
+fn header_checks() -> String {
+    let mut s = String::from(
+        "#include <stddef.h>\n#include <sys/event.h>\n\
+         #ifdef __cplusplus\n#define SA static_assert\n#else\n#define SA _Static_assert\n#endif\n\
+         SA(sizeof(struct kevent) == 32, \"size\");\n\
+         SA(offsetof(struct kevent, ident) == 0, \"ident\");\n\
+         SA(offsetof(struct kevent, filter) == 8, \"filter\");\n\
+         SA(offsetof(struct kevent, flags) == 10, \"flags\");\n\
+         SA(offsetof(struct kevent, fflags) == 12, \"fflags\");\n\
+         SA(offsetof(struct kevent, data) == 16, \"data\");\n\
+         SA(offsetof(struct kevent, udata) == 24, \"udata\");\n\
+         SA(sizeof(((struct kevent *)0)->filter) == 2, \"filter size\");\n\
+         int (*p_kqueue)(void) = kqueue;\n\
+         int (*p_kevent)(int, const struct kevent *, int, struct kevent *, int,\n\
+                         const struct timespec *) = kevent;\n\
+         void (*p_drain)(void) = libkqueue_drain_pending_close;\n",
+    );
+    for (name, v) in CONTRACT {
+        s += &format!("SA((long long){name} == {v}LL, \"{name}\");\n");
+    }
+    s += "#ifdef EV_FORCEONESHOT\n#error EV_FORCEONESHOT\n#endif\n";
+    s += "#ifdef EV_KEEPUDATA\n#error EV_KEEPUDATA\n#endif\n";
+    s
+}
+
+#[test]
+fn header_compiles_as_c_and_cxx_with_contract_values() {
+    let checks = header_checks();
+    compile("header_c11", "c", &checks, &["-std=c11"], false);
+    // The host deps install gcc but not necessarily g++.
+    if Command::new("c++").arg("--version").output().is_ok() {
+        compile("header_cxx", "c++", &checks, &["-std=c++11"], false);
+    } else {
+        std::eprintln!("no c++ compiler: C++ check of the header skipped");
+    }
+    let c89 = "#include <sys/event.h>\n\
+               int f(struct kevent *k, const struct timespec *t);\n\
+               int f(struct kevent *k, const struct timespec *t)\n\
+               {\n\
+               \tEV_SET(k, 1, EVFILT_READ, EV_ADD, 0, 0, 0);\n\
+               \treturn kevent(kqueue(), k, 1, k, 1, t);\n\
+               }\n";
+    compile("header_c89", "c", c89, &["-std=c89"], false);
+}
+
+#[test]
+fn ev_set_evaluates_each_argument_once() {
+    let prog = r#"
+#include <stdio.h>
+#include <sys/event.h>
+int main(void)
+{
+	struct kevent kev[1] = {{0}};
+	int i = 0;
+	EV_SET(&kev[i++], 7, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_FFCOPY | 5,
+	       -3, (void *)&kev);
+	if (i != 1 || kev[0].ident != 7 || kev[0].filter != -11 ||
+	    kev[0].flags != 0x21 || kev[0].fflags != 0xc0000005u ||
+	    kev[0].data != -3 || kev[0].udata != (void *)&kev) {
+		printf("EV_SET stored the wrong values\n");
+		return 1;
+	}
+	return 0;
+}
+"#;
+    compile("ev_set", "c", prog, &["-std=c99"], true);
+}
+
+#[test]
+fn kernel_uapi_and_library_header_agree() {
+    let uapi = crate_dir().join("../../../include/uapi");
+    assert!(
+        uapi.join("linux/kqueue.h").exists(),
+        "uapi header at {uapi:?}"
+    );
+    let mut s = header_checks();
+    s += "#include <linux/kqueue.h>\n\
+        SA(sizeof(struct kqueue_event) == sizeof(struct kevent), \"event size\");\n\
+        SA(offsetof(struct kqueue_event, filter) == offsetof(struct kevent, filter), \"f\");\n\
+        SA(offsetof(struct kqueue_event, flags) == offsetof(struct kevent, flags), \"fl\");\n\
+        SA(offsetof(struct kqueue_event, fflags) == offsetof(struct kevent, fflags), \"ff\");\n\
+        SA(offsetof(struct kqueue_event, data) == offsetof(struct kevent, data), \"d\");\n\
+        SA(offsetof(struct kqueue_event, udata) == offsetof(struct kevent, udata), \"u\");\n\
+        SA(sizeof(struct kqueue_kevent_args) == KQUEUE_KEVENT_ARGS_SIZE_VER0, \"args\");\n\
+        SA(offsetof(struct kqueue_kevent_args, timeout) == 32, \"timeout\");\n\
+        SA(offsetof(struct kqueue_kevent_args, nchanges_done) == 40, \"done\");\n\
+        SA(offsetof(struct kqueue_kevent_args, __reserved) == 44, \"reserved\");\n\
+        SA(sizeof(((struct kqueue_kevent_args *)0)->nchanges_done) == 4, \"done size\");\n";
+    s += &format!(
+        "SA(KQUEUE_IOC_KEVENT == {}u, \"ioctl\");\n\
+         SA(KQUEUE_KEVENT_NO_COLLECT == {}, \"no collect\");\n\
+         SA(KQUEUE_KEVENT_STOP_AT_LIBKQUEUE == {}, \"stop\");\n\
+         SA(KQUEUE_KEVENT_ARGS_SIZE_VER0 == {}, \"size\");\n",
+        abi::KQUEUE_IOC_KEVENT,
+        abi::KQUEUE_KEVENT_NO_COLLECT,
+        abi::KQUEUE_KEVENT_STOP_AT_LIBKQUEUE,
+        abi::KQUEUE_KEVENT_ARGS_SIZE_VER0
+    );
+    let inc = format!("-I{}", uapi.display());
+    compile("uapi", "c", &s, &["-std=gnu11", &inc], false);
+}
+
+#[test]
+fn kqueue_without_module_is_enosys() {
+    let present = Path::new("/dev/kqueue").exists();
+    crate::sys::set_errno(0);
+    let fd = crate::kqueue();
+    if present {
+        assert!(fd >= 0, "kqueue() with /dev/kqueue present");
+        // SAFETY: our descriptor.
+        unsafe { libc::close(fd) };
+    } else {
+        assert_eq!((fd, crate::sys::errno()), (-1, libc::ENOSYS));
+    }
+}
+
+#[test]
+fn open_errors_map_missing_device_to_enosys() {
+    let got: Vec<_> = [
+        libc::ENOENT,
+        libc::ENODEV,
+        libc::ENXIO,
+        libc::EACCES,
+        libc::EMFILE,
+    ]
+    .into_iter()
+    .map(crate::open_errno)
+    .collect();
+    assert_eq!(
+        got,
+        vec![
+            libc::ENOSYS,
+            libc::ENOSYS,
+            libc::ENOSYS,
+            libc::EACCES,
+            libc::EMFILE
+        ]
+    );
+}
+
+#[test]
+fn drain_pending_close_is_a_no_op() {
+    crate::sys::set_errno(1234);
+    crate::libkqueue_drain_pending_close();
+    assert_eq!(crate::sys::errno(), 1234);
+}

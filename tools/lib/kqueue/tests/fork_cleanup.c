@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
+/*
+ * Fork cleanup of libkqueue, without the module: check-build.sh runs this
+ * in a private mount namespace where /dev/kqueue is a copy of /dev/null,
+ * so kqueue() succeeds and only the library's fork handling is exercised.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/event.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(cond) do {						\
+	if (cond) {							\
+		passed++;						\
+	} else {							\
+		failed++;						\
+		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
+	}								\
+} while (0)
+
+/* 1 if fd is open in a child of fork(), 0 if not, -1 on error. */
+static int open_in_child(int fd)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fcntl(fd, F_GETFD) == -1 && errno == EBADF ? 0 : 1);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+int main(void)
+{
+	int kq = kqueue(), kq2 = kqueue(), p[2];
+
+	CHECK(kq >= 0 && kq2 >= 0);
+	CHECK((fcntl(kq, F_GETFD) & FD_CLOEXEC) != 0);
+	CHECK(open_in_child(kq) == 0);
+	CHECK(open_in_child(kq2) == 0);
+	CHECK(fcntl(kq, F_GETFD) != -1);	/* still open in the parent */
+
+	/* A bad changelist reaches the "kernel" (here /dev/null) unread. */
+	errno = 0;
+	CHECK(kevent(kq, (struct kevent *)1, 1, NULL, 0, NULL) == -1 &&
+	      errno == ENOTTY);
+
+	/* The user closes kq and the number is reused: never closed. */
+	CHECK(pipe(p) == 0);
+	CHECK(dup2(p[0], kq) == kq);
+	CHECK(open_in_child(kq) == 1);
+	CHECK(open_in_child(kq2) == 0);
+
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
