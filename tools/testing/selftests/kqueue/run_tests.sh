@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Run the kqueue selftests in the order of tests.list (module last) and sum
+# the kselftest "# Totals:" lines.  A program that ends without a Totals line
+# (crash, killed) counts as one failure.  Last line: "N passed, N failed".
+#
+#   run_tests.sh [DIR]   DIR holds the test binaries (default: this script's dir)
+here=$(cd "$(dirname "$0")" && pwd)
+bindir=${1:-$here}
+pass=0 fail=0 skip=0
+for t in $(grep -v '^#' "$here/tests.list"); do
+	echo "# selftests: kqueue: $t"
+	out=$( cd "$bindir" && "./$t" 2>&1 ); rc=$?
+	printf '%s\n' "$out"
+	tot=$(printf '%s\n' "$out" | grep '^# Totals:' | tail -n1)
+	if [ -z "$tot" ]; then
+		echo "# $t: no Totals line (exit $rc): counted as 1 failure"
+		fail=$((fail + 1))
+		continue
+	fi
+	p=$(echo "$tot" | sed -n 's/.* pass:\([0-9]*\).*/\1/p')
+	f=$(echo "$tot" | sed -n 's/.* fail:\([0-9]*\).*/\1/p')
+	x=$(echo "$tot" | sed -n 's/.* xpass:\([0-9]*\).*/\1/p')
+	e=$(echo "$tot" | sed -n 's/.* error:\([0-9]*\).*/\1/p')
+	s=$(echo "$tot" | sed -n 's/.* skip:\([0-9]*\).*/\1/p')
+	pass=$((pass + p)) fail=$((fail + f + x + e)) skip=$((skip + s))
+	if [ "$rc" -ne 0 ] && [ $((f + x + e)) -eq 0 ]; then
+		echo "# $t: exit $rc without a failed test: counted as 1 failure"
+		fail=$((fail + 1))
+	fi
+done
+echo "# kqueue selftests: $skip skipped"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

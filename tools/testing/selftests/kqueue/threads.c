@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Many threads on one kqueue (contract section 2): with EV_DISPATCH or
+ * EV_ONESHOT exactly one waiter gets an event, a blocked waiter never stops
+ * other threads from changing the kqueue (libkqueue bug #162), and close()
+ * of the kqueue wakes blocked waiters with -1/EBADF.
+ *
+ * Every wait is bounded: threads are joined with a deadline and a SIGALRM
+ * watchdog kills the test process if something hangs anyway.
+ */
+#include <stdatomic.h>
+
+#include "kqueue_test.h"
+
+#define U(x) ((void *)(uintptr_t)(x))
+
+struct waiter {
+	pthread_t thread;
+	int kq;
+	struct timespec ts;
+	int use_timeout;
+	volatile pid_t tid;
+	int ret;
+	int err;
+	struct kevent ev[2];
+};
+
+static void *waiter_fn(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->tid = sys_gettid();
+	memset(w->ev, 0, sizeof(w->ev));
+	errno = 0;
+	w->ret = kevent(w->kq, NULL, 0, w->ev, 2, w->use_timeout ? &w->ts : NULL);
+	w->err = errno;
+	return NULL;
+}
+
+static int waiter_start(struct waiter *w, int kq, long timeout_ms)
+{
+	memset(w, 0, sizeof(*w));
+	w->kq = kq;
+	w->use_timeout = timeout_ms >= 0;
+	w->ts.tv_sec = timeout_ms / 1000;
+	w->ts.tv_nsec = (timeout_ms % 1000) * 1000000L;
+	return pthread_create(&w->thread, NULL, waiter_fn, w);
+}
+
+/* Wait until the waiter thread is blocked (sleeping) in kevent. */
+static int waiter_blocked(struct waiter *w)
+{
+	int64_t end = now_ms() + 5000;
+
+	while (!w->tid && now_ms() < end)
+		sleep_ms(5);
+	return w->tid && wait_thread_sleeping(w->tid, 5000);
+}
+
+static void one_of_two_waiters(struct __test_metadata *_metadata, unsigned short reg)
+{
+	struct waiter w[2];
+	int kq = kq_new(_metadata), i, winner = -1;
+
+	watchdog(25);
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, reg, 0, 0, U(0x51)));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, waiter_start(&w[i], kq, 2000));
+	for (i = 0; i < 2; i++)
+		ASSERT_TRUE(waiter_blocked(&w[i]));
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(0x51)));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, join_within(w[i].thread, NULL, 10000));
+	for (i = 0; i < 2; i++) {
+		if (w[i].ret == 1) {
+			ASSERT_EQ(-1, winner) TH_LOG("both waiters got the event");
+			winner = i;
+			ASSERT_KEV(user_ev(1, reg, 0, 0, U(0x51)), &w[i].ev[0]);
+		} else {
+			ASSERT_EQ(0, w[i].ret) TH_LOG("waiter %d: ret %d errno %d",
+						      i, w[i].ret, w[i].err);
+		}
+	}
+	ASSERT_NE(-1, winner) TH_LOG("no waiter got the event");
+	ASSERT_NO_EVENT(kq);
+	close(kq);
+}
+
+TEST(dispatch_one_of_two_waiters)
+{
+	one_of_two_waiters(_metadata, EV_ADD | EV_DISPATCH);
+}
+
+TEST(oneshot_one_of_two_waiters)
+{
+	one_of_two_waiters(_metadata, EV_ADD | EV_ONESHOT);
+}
+
+TEST(blocked_waiter_does_not_block_changes)
+{
+	struct kevent ch[2];
+	struct waiter w;
+	int kq = kq_new(_metadata), i;
+
+	watchdog(25);
+	ASSERT_EQ(0, waiter_start(&w, kq, -1));
+	ASSERT_TRUE(waiter_blocked(&w));
+	/* unrelated changes go through while the waiter sleeps */
+	for (i = 100; i < 110; i++)
+		kq_change(_metadata, kq, kev(i, EVFILT_USER, EV_ADD, 0, 0, NULL));
+	for (i = 100; i < 110; i++)
+		kq_change(_metadata, kq, kev(i, EVFILT_USER, EV_DELETE, 0, 0, NULL));
+	ASSERT_TRUE(wait_thread_sleeping(w.tid, 5000));
+	/* adding and triggering wakes the waiter with that event */
+	ch[0] = kev(5, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, U(5));
+	ch[1] = kev(5, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(5));
+	kq_apply(_metadata, kq, ch, 2);
+	ASSERT_EQ(0, join_within(w.thread, NULL, 10000));
+	ASSERT_EQ(1, w.ret) TH_LOG("errno %d", w.err);
+	ASSERT_KEV(user_ev(5, EV_ADD | EV_CLEAR, 0, 0, U(5)), &w.ev[0]);
+	ASSERT_NO_EVENT(kq);
+	close(kq);
+}
+
+TEST(close_wakes_waiters)
+{
+	enum { N = 3 };
+	struct waiter w[N];
+	int kq = kq_new(_metadata), i;
+
+	watchdog(25);
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD, 0, 0, NULL));
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, waiter_start(&w[i], kq, -1));
+	for (i = 0; i < N; i++)
+		ASSERT_TRUE(waiter_blocked(&w[i]));
+	ASSERT_EQ(0, close(kq));
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, join_within(w[i].thread, NULL, 10000))
+			TH_LOG("waiter %d still blocked 10 s after close()", i);
+		ASSERT_EQ(-1, w[i].ret);
+		ASSERT_EQ(EBADF, w[i].err) TH_LOG("waiter %d errno %d", i, w[i].err);
+	}
+}
+
+TEST(close_wakes_timed_waiter)
+{
+	struct waiter w;
+	int kq = kq_new(_metadata);
+
+	watchdog(25);
+	ASSERT_EQ(0, waiter_start(&w, kq, 60000));
+	ASSERT_TRUE(waiter_blocked(&w));
+	ASSERT_EQ(0, close(kq));
+	ASSERT_EQ(0, join_within(w.thread, NULL, 10000));
+	ASSERT_EQ(-1, w.ret);
+	ASSERT_EQ(EBADF, w.err);
+}
+
+/* Producers add and trigger EV_ONESHOT knotes while the main thread collects. */
+#define NPROD 4
+#define PER_PROD 200
+
+struct producer {
+	pthread_t thread;
+	int kq;
+	int idx;
+	int fails;
+};
+
+static void *producer_fn(void *arg)
+{
+	struct producer *p = arg;
+	struct kevent ch[2];
+	int i;
+
+	for (i = 0; i < PER_PROD; i++) {
+		uintptr_t id = p->idx * 1000 + i;
+
+		ch[0] = kev(id, EVFILT_USER, EV_ADD | EV_ONESHOT, 0, 0, U(id + 1));
+		ch[1] = kev(id, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(id + 1));
+		if (kevent(p->kq, ch, 2, NULL, 0, NULL) != 0)
+			p->fails++;
+	}
+	return NULL;
+}
+
+TEST(producers_and_consumer)
+{
+	struct timespec ts = { 5, 0 };
+	struct producer p[NPROD];
+	struct kevent ev[64];
+	static char seen[NPROD * 1000];
+	int kq = kq_new(_metadata), total = 0, n, i;
+
+	watchdog(25);
+	for (i = 0; i < NPROD; i++) {
+		p[i] = (struct producer){ .kq = kq, .idx = i };
+		ASSERT_EQ(0, pthread_create(&p[i].thread, NULL, producer_fn, &p[i]));
+	}
+	while (total < NPROD * PER_PROD) {
+		n = kevent(kq, NULL, 0, ev, 64, &ts);
+		ASSERT_LT(0, n) TH_LOG("kevent returned %d (errno %d) after %d events",
+				       n, errno, total);
+		for (i = 0; i < n; i++) {
+			uintptr_t id = ev[i].ident;
+
+			ASSERT_GT(NPROD * 1000, id);
+			ASSERT_GT(PER_PROD, id % 1000);
+			ASSERT_EQ(0, seen[id]) TH_LOG("ident %lu returned twice", (unsigned long)id);
+			seen[id] = 1;
+			ASSERT_KEV(user_ev(id, EV_ADD | EV_ONESHOT, 0, 0, U(id + 1)), &ev[i]);
+		}
+		total += n;
+	}
+	for (i = 0; i < NPROD; i++) {
+		ASSERT_EQ(0, join_within(p[i].thread, NULL, 10000));
+		ASSERT_EQ(0, p[i].fails);
+	}
+	ASSERT_EQ(NPROD * PER_PROD, total);
+	ASSERT_NO_EVENT(kq);
+	close(kq);
+}
+
+/* Several consumers, one producer: every EV_ONESHOT event is seen exactly once. */
+#define NCONS 4
+#define NEVENTS 400
+
+static atomic_int cons_total;
+static atomic_char cons_seen[NEVENTS];
+static atomic_int cons_dups, cons_bad;
+static volatile int cons_stop;
+
+static void *consumer_fn(void *arg)
+{
+	int kq = *(int *)arg;
+	struct timespec ts = { 0, 100 * 1000000L };
+	struct kevent ev[8];
+	int n, i;
+
+	while (!cons_stop) {
+		n = kevent(kq, NULL, 0, ev, 8, &ts);
+		if (n < 0) {
+			atomic_fetch_add(&cons_bad, 1);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct kevent exp = user_ev(ev[i].ident, EV_ADD | EV_ONESHOT, 0, 0,
+						    U(ev[i].ident + 1));
+
+			if (ev[i].ident >= NEVENTS || memcmp(&exp, &ev[i], sizeof(exp))) {
+				atomic_fetch_add(&cons_bad, 1);
+				continue;
+			}
+			if (atomic_exchange(&cons_seen[ev[i].ident], 1))
+				atomic_fetch_add(&cons_dups, 1);
+			atomic_fetch_add(&cons_total, 1);
+		}
+	}
+	return NULL;
+}
+
+TEST(consumers_each_event_once)
+{
+	pthread_t c[NCONS];
+	struct kevent ch[2];
+	int kq = kq_new(_metadata), i;
+	int64_t end;
+
+	watchdog(25);
+	for (i = 0; i < NCONS; i++)
+		ASSERT_EQ(0, pthread_create(&c[i], NULL, consumer_fn, &kq));
+	for (i = 0; i < NEVENTS; i++) {
+		ch[0] = kev(i, EVFILT_USER, EV_ADD | EV_ONESHOT, 0, 0, U(i + 1));
+		ch[1] = kev(i, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(i + 1));
+		kq_apply(_metadata, kq, ch, 2);
+	}
+	end = now_ms() + 15000;
+	while (atomic_load(&cons_total) < NEVENTS && now_ms() < end)
+		sleep_ms(10);
+	/* give duplicates a chance to show up */
+	sleep_ms(300);
+	cons_stop = 1;
+	for (i = 0; i < NCONS; i++)
+		ASSERT_EQ(0, join_within(c[i], NULL, 10000));
+	ASSERT_EQ(0, atomic_load(&cons_bad));
+	ASSERT_EQ(0, atomic_load(&cons_dups));
+	ASSERT_EQ(NEVENTS, atomic_load(&cons_total));
+	ASSERT_NO_EVENT(kq);
+	close(kq);
+}
+
+TEST_HARNESS_MAIN
