@@ -44,13 +44,15 @@ if [ ! -f "$src_root/.done" ]; then
 	touch "$src_root/.done"
 fi
 srcdir=$(ls -d "$src_root"/linux-source-* | head -n1)
-version=$(make -s -C "$srcdir" kernelversion 2>/dev/null)
+version=$(MAKEFLAGS= MFLAGS= MAKELEVEL= make -s -C "$srcdir" kernelversion 2>/dev/null)
 
 # --- config and build ---------------------------------------------------------
 frags=("$here/config/base.config")
 [ "$flavour" = debug ] && frags+=("$here/config/debug.config")
 [ "$flavour" = bench ] && frags+=("$here/config/bench.config")
-key=$(cat "${frags[@]}" "$here/kernel.sh" | sha256sum | cut -c1-12)
+# Bump when the way the kernel is built changes (not for edits elsewhere here).
+recipe=1
+key=$( (echo "recipe=$recipe"; cat "${frags[@]}") | sha256sum | cut -c1-12)
 build="$cache/build-$version-$flavour-$key"
 if [ ! -f "$build/.done" ]; then
 	log "building $version ($flavour) in $build; this takes 10-20 minutes once"

@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kqueue for Linux: top-level build and test entry points.
+#
+#   make [modules]   build kqueue.ko against $(KDIR)
+#   make run         boot the test VM, load kqueue.ko, run samples/kqdemo
+#   make check       run the selftests in the test VM, then the library's
+#                    host tests; the last line is "N passed, N failed"
+#   make help        everything else
+#
+# KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
+# builds once into ~/.cache/kqueue-linux (after tools/testing/vm/deps.sh has
+# installed the host packages). It is worked out only by targets that need a
+# kernel, and only once per make run.
+
+LLVM		?= -19
+CLIPPY		?=
+PREFIX		?= /usr/local
+DESTDIR		?=
+
+VM		:= tools/testing/vm
+LIBDIR		:= tools/lib/kqueue
+KSFTDIR		:= tools/testing/selftests/kqueue
+BUILD		:= $(CURDIR)/build
+VMDIR		:= $(BUILD)/vm
+CACHE		:= $(or $(KQUEUE_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kqueue-linux)
+
+# rustc, cargo and bindgen from rustup, also when the caller's PATH lacks them.
+ifneq ($(wildcard $(HOME)/.cargo/bin),)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+endif
+
+# $(KDIR): the kernel build tree. Expanded lazily and remembered.
+kdir-given	:= $(filter-out undefined,$(origin KDIR))
+ifeq ($(kdir-given),)
+KDIR = $(eval KDIR := $(test-kernel))$(KDIR)
+endif
+# (Without our MAKEFLAGS: "make -n" must not turn the kernel build into a dry run.)
+test-kernel = $(shell unset MAKEFLAGS MFLAGS MAKELEVEL; \
+	$(VM)/deps.sh >&2 && $(VM)/kernel.sh debug)$(if \
+	$(filter 0,$(.SHELLSTATUS)),,$(error building the test kernel failed))
+
+# $(KSRC): kernel source tree (the selftests use its kselftest headers).
+# O= builds link it as $(KDIR)/source; without a KDIR of your own, the cached
+# source is used directly, so building the selftests needs no kernel build.
+ifeq ($(origin KSRC),undefined)
+KSRC = $(eval KSRC := $(kernel-source))$(KSRC)
+endif
+kernel-source = $(or \
+	$(if $(kdir-given),,$(firstword $(wildcard $(CACHE)/src/linux-source-*))), \
+	$(realpath $(KDIR)/source), \
+	$(if $(wildcard $(KDIR)/tools/testing/selftests/kselftest_harness.h),$(KDIR)), \
+	$(error no kernel source found for KDIR=$(KDIR); set KSRC=))
+
+# The VM boots the kernel of $(KDIR).
+BZIMAGE		?= $(KDIR)/arch/x86/boot/bzImage
+
+kbuild		= $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) $(if $(CLIPPY),CLIPPY=1)
+rustfmt		= rustfmt --edition 2021 --config newline_style=Unix
+rust-sources	= $(shell find rust -name '*.rs')
+
+.PHONY: all modules modules_install lib selftests samples deps run check \
+	clippy fmt fmtcheck install clean help
+
+all: modules
+
+modules:
+	$(kbuild) modules
+
+modules_install:
+	$(kbuild) modules_install
+
+lib:
+	$(MAKE) -C $(LIBDIR)
+
+selftests: lib
+	$(MAKE) -C $(KSFTDIR) KSRC=$(KSRC) OUTPUT=$(BUILD)/selftests
+
+samples: lib
+	$(MAKE) -C samples OUTPUT=$(BUILD)/samples
+
+deps:
+	$(VM)/deps.sh
+
+# make run / make check set up the host first.
+ifneq ($(filter run check,$(MAKECMDGOALS)),)
+modules lib selftests samples: deps
+endif
+
+run: modules samples
+	$(VM)/initramfs.sh --module kqueue.ko --demo $(BUILD)/samples/kqdemo \
+		$(VMDIR)/run.cpio.gz
+	$(VM)/run.sh demo $(BZIMAGE) $(VMDIR)/run.cpio.gz
+
+check: modules selftests
+	$(VM)/initramfs.sh --module kqueue.ko --selftests $(BUILD)/selftests \
+		$(VMDIR)/check.cpio.gz
+	$(VM)/run.sh check $(BZIMAGE) $(VMDIR)/check.cpio.gz -- \
+		$(MAKE) -C $(LIBDIR) test
+
+clippy:
+	$(MAKE) modules CLIPPY=1
+	$(MAKE) -C $(LIBDIR) clippy
+
+fmt:
+	$(rustfmt) $(rust-sources)
+	cargo fmt --manifest-path $(LIBDIR)/Cargo.toml
+
+fmtcheck:
+	$(rustfmt) --check $(rust-sources)
+	$(MAKE) -C $(LIBDIR) fmt-check
+
+install:
+	$(MAKE) -C $(LIBDIR) install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+# What Kbuild leaves in an external module's tree, then everything else.
+clean:
+	find . \( -path ./.git -o -path ./tools \) -prune -o \
+		\( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.rsi' \
+		-o -name modules.order -o -name Module.symvers \) -type f -print | xargs rm -f
+	rm -rf $(BUILD)
+	$(MAKE) -C $(LIBDIR) clean
+
+help:
+	@echo 'Targets:'
+	@echo '  modules (default)  kqueue.ko for KDIR (default: the cached debug test kernel)'
+	@echo '  lib                $(LIBDIR)/build/: libkqueue.so.0, libkqueue.a, libkqueue.pc'
+	@echo '  selftests          kselftests into build/selftests'
+	@echo '  samples            build/samples/kqdemo'
+	@echo '  run                boot the test VM and run kqdemo (exit status = its)'
+	@echo '  check              boot the test VM, run the selftests, then the host tests'
+	@echo '  clippy fmt fmtcheck install modules_install clean'
+	@echo 'Variables: KDIR KSRC LLVM=$(LLVM) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
+	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'
