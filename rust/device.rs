@@ -19,6 +19,7 @@ use kernel::{
     bindings,
     error::to_result,
     ffi::{c_int, c_long, c_uint, c_ulong},
+    fs::File,
     prelude::*,
     seq_file::SeqFile,
     sync::Arc,
@@ -91,6 +92,21 @@ static KQUEUE_FOPS: AssertSync<bindings::file_operations> = {
         ..zeroed
     })
 };
+
+/// The kqueue behind `file`, if it is a /dev/kqueue file.
+pub(crate) fn kqueue_of_file(file: &File) -> Option<&Kqueue> {
+    let f = file.as_ptr();
+    // SAFETY: `file` is live; `f_op` never changes after open.
+    if !core::ptr::eq(unsafe { (*f).f_op }, &KQUEUE_FOPS.0) {
+        return None;
+    }
+    // SAFETY: A /dev/kqueue file holds its `Arc<Kqueue>` from open to release, and release
+    // cannot run while the caller holds `file`; the reference lives no longer than `file`.
+    let kq = unsafe { kqueue_of(f) };
+    let ptr: *const Kqueue = &*kq;
+    // SAFETY: As above: valid for as long as `file` is borrowed.
+    Some(unsafe { &*ptr })
+}
 
 /// Borrows the kqueue of an open file.
 ///

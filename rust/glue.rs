@@ -22,6 +22,17 @@ extern "C" {
     fn kq_file_count(file: *mut c_void) -> c_long;
     fn kq_files_shared() -> bool;
     fn kq_timer_slack_ns() -> u64;
+    fn kq_wake_nested(
+        head: *mut bindings::wait_queue_head,
+        key: u32,
+        subclass: i32,
+        level: *mut i32,
+    );
+    fn kq_fd_is(fd: u32, file: *mut c_void) -> bool;
+    fn kq_file_is_regular(file: *mut c_void) -> bool;
+    fn kq_file_remaining(file: *mut c_void) -> i64;
+    fn kq_current_files() -> usize;
+    fn kq_open_fds_word(i: u32) -> usize;
 }
 
 /// A `spin_lock_irqsave` backend for [`Lock`]: usable from hard-irq hooks.
@@ -119,6 +130,14 @@ impl WaitQueue {
         self.head.get()
     }
 
+    /// Wakes every waiter from nesting level `subclass` of other wake-ups (the lockdep
+    /// subclass of this queue's lock); callbacks run meanwhile see `subclass + 1` in `level`.
+    pub(crate) fn wake_nested(&self, key: u32, subclass: i32, level: &Opaque<i32>) {
+        // SAFETY: The head is initialised; `level` is only written under the queue's lock;
+        // the subclass stays below MAX_LOCKDEP_SUBCLASSES as nesting is bounded.
+        unsafe { kq_wake_nested(self.head.get(), key, subclass, level.get()) };
+    }
+
     /// Wakes every waiter; `key` is the poll mask handed to wake callbacks.
     pub(crate) fn wake_all(&self, key: u32) {
         // SAFETY: The head is initialised; a poll mask as key is what poll waiters expect.
@@ -206,4 +225,29 @@ pub(crate) fn file_count(file: *mut bindings::file) -> i64 {
 pub(crate) fn files_shared() -> bool {
     // SAFETY: Called from process context, where `current->files` is valid.
     unsafe { kq_files_shared() }
+}
+
+/// Whether descriptor `fd` of the current task still names `file`.
+pub(crate) fn fd_is(fd: u64, file: &kernel::fs::File) -> bool {
+    // SAFETY: Only compares pointers under RCU; `file` is a live file.
+    u32::try_from(fd).is_ok_and(|fd| unsafe { kq_fd_is(fd, file.as_ptr().cast()) })
+}
+
+/// For a regular file, the bytes from its position to EOF.
+pub(crate) fn file_remaining(file: &kernel::fs::File) -> Option<i64> {
+    let f = file.as_ptr().cast();
+    // SAFETY: `file` is a live file.
+    unsafe { kq_file_is_regular(f).then(|| kq_file_remaining(f)) }
+}
+
+/// The current task's fd table, as an address to compare.
+pub(crate) fn current_files() -> usize {
+    // SAFETY: Called in process context.
+    unsafe { kq_current_files() }
+}
+
+/// Word `i` of the current task's open-descriptor bitmap (zero past its end).
+pub(crate) fn open_fds_word(i: usize) -> usize {
+    // SAFETY: Called in process context; reads the bitmap under RCU.
+    u32::try_from(i).map_or(0, |i| unsafe { kq_open_fds_word(i) })
 }

@@ -7,12 +7,26 @@
 #define KQUEUE_HELPERS_H
 
 #include <linux/fs.h>
+#include <linux/poll.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 
 unsigned long kq_spin_lock_irqsave(spinlock_t *lock);
 void kq_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
 long kq_file_count(struct file *file);
 bool kq_files_shared(void);
 u64 kq_timer_slack_ns(void);
+
+__poll_t kq_vfs_poll(struct file *file, poll_table *pt);
+void kq_init_poll_table(poll_table *pt, poll_queue_proc qproc);
+void kq_init_wait_func(struct wait_queue_entry *entry, wait_queue_func_t func, void *private);
+void kq_wait_pollfree(struct wait_queue_entry *entry, struct wait_queue_head **headp);
+void kq_wait_remove(struct wait_queue_entry *entry, struct wait_queue_head **headp);
+void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, int *level);
+bool kq_fd_is(unsigned int fd, struct file *file);
+bool kq_file_is_regular(struct file *file);
+long long kq_file_remaining(struct file *file);
+unsigned long kq_current_files(void);
+unsigned long kq_open_fds_word(unsigned int i);
 
 #endif

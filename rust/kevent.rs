@@ -3,14 +3,16 @@
 //! One kevent() call: KQUEUE_IOC_KEVENT, from the user's arguments to the
 //! events written back.
 
-use crate::{glue::monotonic_ns, queue::Kqueue, uapi::*};
+use crate::{
+    glue::monotonic_ns,
+    queue::{Kqueue, BATCH},
+    uapi::*,
+};
 use kernel::{
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
 
-/// Events collected per batch between copies to userspace (kept small: kernel stack).
-const BATCH: usize = 16;
 const KEV_SIZE: usize = core::mem::size_of::<KEvent>();
 /// Largest args.size accepted (E2BIG above), as for clone3().
 const MAX_ARGS_SIZE: usize = 4096;
@@ -111,6 +113,7 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         return Err(EINVAL);
     }
     let deadline = read_deadline(args.timeout)?;
+    kq.sweep_closed();
     let nchanges = args.nchanges as usize;
     let mut out = EventOut {
         base: args.eventlist as usize,
@@ -166,7 +169,7 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         let n = if first {
             kq.scan(&mut batch[..len], deadline, &mut budget)?
         } else {
-            kq.collect_more(&mut batch[..len], &mut budget)
+            kq.collect(&mut batch[..len], &mut budget)
         };
         first = false;
         out.push(&batch[..n])?;

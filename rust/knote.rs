@@ -6,11 +6,17 @@
 //! for filters with hooks, the hook that activates it. Its mutable state is
 //! [`LockedBy`] the kqueue's lock: no other lock protects it.
 
-use crate::{filter::FilterState, queue::KqInner, uapi::KEvent};
+use crate::{
+    filter::FilterState,
+    poll::PollHook,
+    queue::{KqInner, Kqueue},
+    uapi::KEvent,
+};
 use kernel::{
+    fs::File,
     list::{AtomicTracker, ListLinks, TryNewListArc},
     prelude::*,
-    sync::LockedBy,
+    sync::{aref::ARef, LockedBy},
 };
 
 /// (ident, filter): what identifies a knote within one kqueue.
@@ -30,6 +36,8 @@ pub(crate) const KN_QUEUED: u32 = 0x2;
 pub(crate) const KN_DISABLED: u32 = 0x4;
 /// Removed from the table: hooks must leave it alone.
 pub(crate) const KN_DETACHED: u32 = 0x8;
+/// Activated while a scanner held it off the queue: queue it again afterwards.
+pub(crate) const KN_REQUEUE: u32 = 0x10;
 
 /// The part of a knote protected by the kqueue's lock.
 pub(crate) struct KnoteState {
@@ -50,6 +58,15 @@ pub(crate) struct KnoteState {
 pub(crate) struct Knote {
     /// Table key.
     pub(crate) key: KnoteKey,
+    /// The kqueue this knote belongs to; it detaches every hook before it goes away.
+    pub(crate) kq: *const Kqueue,
+    /// The descriptor's file, for filters on descriptors.
+    pub(crate) file: Option<ARef<File>>,
+    /// Address of the registering task's fd table (compared, never dereferenced).
+    pub(crate) owner_files: usize,
+    /// Wait entries in the file's queues.
+    #[pin]
+    pub(crate) hook: PollHook,
     /// Links of the ready queue.
     #[pin]
     links: ListLinks<0>,
@@ -74,10 +91,20 @@ kernel::list::impl_list_item! {
 }
 
 impl Knote {
-    /// Creates a knote for `key`, whose state is locked by `owner`.
-    pub(crate) fn new(key: KnoteKey, state: LockedBy<KnoteState, KqInner>) -> impl PinInit<Self> {
+    /// Creates a knote for `key` in `kq`, whose lock also locks `state`.
+    pub(crate) fn new(
+        key: KnoteKey,
+        kq: &Kqueue,
+        file: Option<ARef<File>>,
+        state: LockedBy<KnoteState, KqInner>,
+    ) -> impl PinInit<Self> {
+        let kq: *const Kqueue = kq;
         pin_init!(Self {
             key,
+            kq,
+            file,
+            owner_files: crate::glue::current_files(),
+            hook <- PollHook::new(),
             links <- ListLinks::new(),
             links_track <- AtomicTracker::new(),
             detach_links <- ListLinks::new(),
@@ -86,3 +113,9 @@ impl Knote {
         })
     }
 }
+
+// SAFETY: `kq` is only dereferenced while the knote is attached to that kqueue, which outlives
+// its knotes' hooks; everything else is `Send`/`Sync` or locked.
+unsafe impl Send for Knote {}
+// SAFETY: As above.
+unsafe impl Sync for Knote {}

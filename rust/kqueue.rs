@@ -10,10 +10,13 @@ use kernel::prelude::*;
 
 mod charge;
 mod device;
+mod fdmap;
 mod filter;
 mod glue;
 mod kevent;
 mod knote;
+mod nest;
+mod poll;
 mod queue;
 mod uapi;
 
@@ -40,6 +43,7 @@ struct KqueueModule {
 impl kernel::InPlaceModule for KqueueModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         charge::init();
+        nest::init();
         try_pin_init!(Self {
             device <- device::KqDevice::register(),
         })

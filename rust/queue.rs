@@ -9,13 +9,20 @@
 
 use crate::{
     charge::UserCharge,
-    filter::FilterState,
-    glue::{new_irq_spinlock, IrqSpinLock, WaitEnd, WaitQueue},
-    knote::{Knote, KnoteKey, KnoteState, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED},
+    device,
+    fdmap::FdMap,
+    filter::{fd, FilterState},
+    glue::{self, new_irq_spinlock, IrqSpinLock, WaitEnd, WaitQueue},
+    knote::{
+        Knote, KnoteKey, KnoteState, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED, KN_REQUEUE,
+    },
+    nest::{self, Nest},
+    poll,
     uapi::*,
 };
 use kernel::{
     bindings,
+    fs::File,
     list::{List, ListArc},
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
@@ -23,9 +30,15 @@ use kernel::{
     seq_print,
     sync::{
         atomic::{Atomic, Relaxed},
-        Arc, LockedBy,
+        new_mutex, Arc, ArcBorrow, LockedBy, Mutex,
     },
+    types::Opaque,
 };
+
+/// Most events collected under the lock before they are copied out.
+pub(crate) const BATCH: usize = 16;
+
+type Guard<'a> = kernel::sync::lock::Guard<'a, KqInner, crate::glue::IrqSpinLockBackend>;
 
 /// What [`Kqueue`]'s lock protects.
 pub(crate) struct KqInner {
@@ -51,11 +64,23 @@ pub(crate) struct Kqueue {
     /// Threads waiting for a knote to leave flux.
     #[pin]
     flux: WaitQueue,
+    /// Descriptors with knotes, to notice their close (see `fdmap.rs`).
+    #[pin]
+    fds: Mutex<FdMap>,
     charge: Arc<UserCharge>,
     max_knotes: i64,
     /// kevent() calls in flight holding a file reference (see [`Kqueue::flush`]).
     ioctl_refs: Atomic<i64>,
+    /// Edges to kqueues this one watches or is watched by.
+    nest: Nest,
+    /// Wake-up nesting level while this kqueue wakes its pollers (see `kq_wake_nested`).
+    wake_level: Opaque<i32>,
 }
+
+// SAFETY: `wake_level` is only written under the pollers' queue lock; the rest is Sync.
+unsafe impl Sync for Kqueue {}
+// SAFETY: As above; nothing is tied to a thread.
+unsafe impl Send for Kqueue {}
 
 /// Knotes unlinked under the lock, to be detached and freed after it is dropped.
 type Unlinked = List<Knote, 1>;
@@ -76,10 +101,23 @@ impl Kqueue {
             waiters <- WaitQueue::new(kernel::c_str!("kqueue::waiters"), kernel::static_lock_class!()),
             pollers <- WaitQueue::new(kernel::c_str!("kqueue::pollers"), kernel::static_lock_class!()),
             flux <- WaitQueue::new(kernel::c_str!("kqueue::flux"), kernel::static_lock_class!()),
+            fds <- new_mutex!(FdMap::new(), "kqueue::fds"),
             charge,
             max_knotes,
             ioctl_refs: Atomic::new(0),
+            nest: nest::new(),
+            wake_level: Opaque::new(0),
         })
+    }
+
+    /// This kqueue's place among nested kqueues.
+    pub(crate) fn nest(&self) -> &Nest {
+        &self.nest
+    }
+
+    /// Number of events pending: `data` of EVFILT_READ on a kqueue descriptor.
+    pub(crate) fn pending(&self) -> usize {
+        self.inner.lock().nready
     }
 
     /// The user charge of this kqueue.
@@ -111,6 +149,15 @@ impl Kqueue {
                     self.wait_out_of_flux(&kn)?;
                     continue;
                 }
+                if Self::is_stale(&kn) {
+                    // The descriptor was closed (and maybe reused): BSD dropped this knote
+                    // at close(); do it now and treat the change as for a missing knote.
+                    let mut gone = Unlinked::new();
+                    Self::unlink(inner, &kn, &mut gone);
+                    drop(guard);
+                    self.free_unlinked(gone);
+                    continue;
+                }
                 if let Some(n) = new.take() {
                     n.cancel(self);
                 }
@@ -133,25 +180,96 @@ impl Kqueue {
         }
     }
 
-    /// Second half of adding a knote: attach the filter, then leave flux and apply the change.
+    /// Drops the knotes of descriptors the caller has closed since the last call, so
+    /// that they release their files (BSD drops them at close()).
+    pub(crate) fn sweep_closed(&self) {
+        let mut gone = Unlinked::new();
+        self.fds.lock().closed(|fd| {
+            let mut guard = self.inner.lock();
+            let mut remain = false;
+            for filter in [EVFILT_READ, EVFILT_WRITE] {
+                let key = KnoteKey {
+                    ident: fd as u64,
+                    filter,
+                };
+                let Some(kn) = guard.knotes.get(&key).cloned() else {
+                    continue;
+                };
+                if kn.state.access(&guard).influx == 0 && Self::is_stale(&kn) {
+                    Self::unlink(&mut guard, &kn, &mut gone);
+                } else {
+                    remain = true;
+                }
+            }
+            remain
+        });
+        self.free_unlinked(gone);
+    }
+
+    /// Whether `kn`'s descriptor no longer names its file in the registering task
+    /// (it was closed, maybe reused). Other tasks cannot tell, and keep the knote.
+    fn is_stale(kn: &Knote) -> bool {
+        match &kn.file {
+            Some(file) => {
+                kn.owner_files == glue::current_files() && !glue::fd_is(kn.key.ident, file)
+            }
+            None => false,
+        }
+    }
+
+    /// Second half of adding a knote: hook it into its file unlocked, then leave flux
+    /// and apply the change.
     fn finish_add(&self, kn: &Arc<Knote>, kev: &KEvent) -> Result {
-        // EVFILT_USER has nothing to hook; filters with hooks attach here, unlocked.
+        let polled = match &kn.file {
+            Some(file) => match self.attach(kn, file) {
+                Ok(mask) => Some((mask, measure(file, kn.key.filter))),
+                Err(e) => {
+                    let mut guard = self.inner.lock();
+                    kn.state.access_mut(&mut guard).influx -= 1;
+                    let mut gone = Unlinked::new();
+                    Self::unlink(&mut guard, kn, &mut gone);
+                    drop(guard);
+                    self.flux.wake_all(0);
+                    // Nothing is hooked and no edge recorded: just give the charge back.
+                    while let Some(kn) = gone.pop_front() {
+                        self.charge.uncharge();
+                        drop(kn);
+                    }
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         let mut guard = self.inner.lock();
-        let inner = &mut *guard;
-        let st = kn.state.access_mut(inner);
-        st.influx -= 1;
-        self.apply(guard, kn, kev, true);
+        kn.state.access_mut(&mut guard).influx -= 1;
+        self.apply(guard, kn, kev, true, polled);
         self.flux.wake_all(0);
         Ok(())
     }
 
+    /// Hooks `kn` into `file`'s wait queues (and records a kqueue-in-kqueue edge).
+    fn attach(&self, kn: &Knote, file: &File) -> Result<u32> {
+        let child = Self::nested_child(kn);
+        if let Some(child) = child {
+            nest::link(self, child)?;
+        }
+        kn.hook.attach(kn, file).inspect_err(|_| {
+            if let Some(child) = child {
+                nest::unlink(self, child);
+            }
+        })
+    }
+
+    /// The kqueue `kn` watches for readability, if it watches one.
+    fn nested_child(kn: &Knote) -> Option<&Kqueue> {
+        if kn.key.filter != EVFILT_READ {
+            return None;
+        }
+        kn.file.as_deref().and_then(device::kqueue_of_file)
+    }
+
     /// Applies a change to an existing knote that is not in flux.
-    fn modify(
-        &self,
-        mut guard: kernel::sync::lock::Guard<'_, KqInner, crate::glue::IrqSpinLockBackend>,
-        kn: &Arc<Knote>,
-        kev: &KEvent,
-    ) -> Result {
+    fn modify(&self, mut guard: Guard<'_>, kn: &Arc<Knote>, kev: &KEvent) -> Result {
         if kev.flags & EV_DELETE != 0 {
             let mut gone = Unlinked::new();
             Self::unlink(&mut guard, kn, &mut gone);
@@ -159,18 +277,20 @@ impl Kqueue {
             self.free_unlinked(gone);
             return Ok(());
         }
-        self.apply(guard, kn, kev, kev.flags & EV_ADD != 0);
+        self.apply(guard, kn, kev, kev.flags & EV_ADD != 0, None);
         Ok(())
     }
 
     /// Applies `kev` to `kn` (EV_ADD when `add`), queues it if its condition holds,
-    /// and wakes waiters after dropping the lock.
+    /// and wakes waiters after dropping the lock. `polled` is a fresh poll of a new
+    /// descriptor knote (mask, data).
     fn apply(
         &self,
-        mut guard: kernel::sync::lock::Guard<'_, KqInner, crate::glue::IrqSpinLockBackend>,
+        mut guard: Guard<'_>,
         kn: &Arc<Knote>,
         kev: &KEvent,
         add: bool,
+        polled: Option<(u32, Option<i64>)>,
     ) {
         let inner = &mut *guard;
         let st = kn.state.access_mut(inner);
@@ -178,7 +298,12 @@ impl Kqueue {
         if add {
             st.kev.flags = kev.flags & EV_PERSISTENT;
         }
-        if st.filter.touch(kev) {
+        let mut active = st.filter.touch(kev);
+        if let (Some((mask, data)), Some(f)) = (polled, st.filter.fd_mut()) {
+            f.polled(mask, data);
+            active = f.ready();
+        }
+        if active {
             st.status |= KN_ACTIVE;
         }
         if kev.flags & EV_DISABLE != 0 {
@@ -187,27 +312,36 @@ impl Kqueue {
         } else if kev.flags & (EV_ENABLE | EV_ADD) != 0 {
             st.status &= !KN_DISABLED;
         }
-        let woke = Self::enqueue(inner, kn);
+        let woke = Self::enqueue(inner, kn.as_arc_borrow());
         drop(guard);
         if woke {
-            self.wake();
+            self.wake(0);
         }
     }
 
     /// Puts `kn` on the ready queue if it is active, enabled and not queued yet.
     /// Returns whether it was queued.
-    fn enqueue(inner: &mut KqInner, kn: &Arc<Knote>) -> bool {
+    fn enqueue(inner: &mut KqInner, kn: ArcBorrow<'_, Knote>) -> bool {
         let st = kn.state.access_mut(inner);
         if st.status & (KN_ACTIVE | KN_DISABLED | KN_QUEUED | KN_DETACHED) != KN_ACTIVE {
             return false;
         }
-        let Some(item) = ListArc::try_from_arc_or_drop(kn.clone()) else {
+        let Some(item) = ListArc::try_from_arc_borrow(kn) else {
+            // A scanner holds it off the queue right now: it re-queues it when done.
+            st.status |= KN_REQUEUE;
             return false;
         };
         st.status |= KN_QUEUED;
         inner.ready.push_back(item);
         inner.nready += 1;
         true
+    }
+
+    /// Puts a knote this scan took off the queue back at the tail.
+    fn requeue(inner: &mut KqInner, kn: ListArc<Knote>) {
+        kn.state.access_mut(inner).status |= KN_QUEUED;
+        inner.ready.push_back(kn);
+        inner.nready += 1;
     }
 
     /// Takes `kn` off the ready queue if it is on it.
@@ -237,7 +371,10 @@ impl Kqueue {
     /// Detaches and frees knotes unlinked under the lock. Called without the lock.
     fn free_unlinked(&self, mut gone: Unlinked) {
         while let Some(kn) = gone.pop_front() {
-            // EVFILT_USER has no hook to detach; hooked filters detach here.
+            kn.hook.detach();
+            if let Some(child) = Self::nested_child(&kn) {
+                nest::unlink(self, child);
+            }
             self.charge.uncharge();
             drop(kn);
         }
@@ -253,25 +390,77 @@ impl Kqueue {
             .map_err(|_| EINTR)
     }
 
-    /// Wakes kevent() sleepers and pollers of this kqueue.
-    fn wake(&self) {
+    /// Wakes kevent() sleepers and pollers of this kqueue, from wake-up nesting `level`
+    /// (0 unless called from another queue's wake-up).
+    fn wake(&self, level: i32) {
         self.waiters.wake_all(0);
-        self.pollers
-            .wake_all(bindings::POLLIN | bindings::POLLRDNORM);
+        self.pollers.wake_nested(
+            bindings::POLLIN | bindings::POLLRDNORM,
+            level,
+            &self.wake_level,
+        );
     }
 
-    /// Moves up to `out.len()` events into `out`, applying ONESHOT, CLEAR and DISPATCH.
-    /// Knotes deleted by EV_ONESHOT go to `gone`. Returns the number of events.
+    /// The wake-up nesting level of callbacks run from this kqueue's pollers' wake-up.
+    fn wake_level(&self) -> i32 {
+        // SAFETY: Read by callbacks that run under the pollers' lock, where it is written.
+        unsafe { core::ptr::read_volatile(self.wake_level.get()) }
+    }
+
+    /// After `kn`'s event was reported: EV_ONESHOT unlinks it, EV_CLEAR resets the
+    /// filter, EV_DISPATCH disables it, anything else goes back to the tail (level).
+    fn delivered(inner: &mut KqInner, kn: ListArc<Knote>, gone: &mut Unlinked) {
+        let st = kn.state.access_mut(inner);
+        let flags = st.kev.flags;
+        if flags & EV_ONESHOT != 0 {
+            let arc = kn.into_arc();
+            Self::unlink(inner, &arc, gone);
+            return;
+        }
+        if flags & EV_CLEAR != 0 {
+            st.filter.clear();
+            st.status &= !KN_ACTIVE;
+        }
+        if flags & EV_DISPATCH != 0 {
+            st.status |= KN_DISABLED;
+        }
+        Self::put_back(inner, kn, flags & (EV_CLEAR | EV_DISPATCH) == 0);
+    }
+
+    /// Ends a scan's hold on `kn`: back on the queue if `level`, or if a wake-up came
+    /// while the scan held it (and it is still enabled).
+    fn put_back(inner: &mut KqInner, kn: ListArc<Knote>, level: bool) {
+        let st = kn.state.access_mut(inner);
+        let requeue = st.status & KN_REQUEUE != 0;
+        st.status &= !KN_REQUEUE;
+        if requeue {
+            st.status |= KN_ACTIVE;
+        }
+        if (level || requeue) && st.status & (KN_DISABLED | KN_DETACHED) == 0 {
+            Self::requeue(inner, kn);
+        }
+    }
+
+    /// Collects up to `out.len()` (at most [`BATCH`]) events without sleeping.
     ///
-    /// Level-triggered knotes go back to the tail, so one kevent() call looks at no more
-    /// knotes than were queued when it started: `budget`, set on the first batch.
-    fn collect(
-        inner: &mut KqInner,
-        out: &mut [KEvent],
-        gone: &mut Unlinked,
-        budget: &mut Option<usize>,
-    ) -> usize {
+    /// Level-triggered knotes go back to the tail, so one kevent() call looks at no
+    /// more knotes than were queued when it started: `budget`, set on the first batch.
+    ///
+    /// Knotes on descriptors are polled again without the lock: they are taken off
+    /// the queue in flux (phase 1), polled (phase 2), and reported or dropped under
+    /// the lock again (phase 3), in queue order.
+    pub(crate) fn collect(&self, out: &mut [KEvent], budget: &mut Option<usize>) -> usize {
+        let len = out.len().min(BATCH);
+        let out = &mut out[..len];
+        let mut held: [Option<ListArc<Knote>>; BATCH] = Default::default();
+        let mut slot = [0usize; BATCH];
+        let mut filled = [false; BATCH];
+        let mut gone = Unlinked::new();
         let mut n = 0;
+        let mut nheld = 0;
+
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
         let budget = budget.get_or_insert(inner.nready);
         while n < out.len() && *budget > 0 {
             *budget -= 1;
@@ -282,81 +471,122 @@ impl Kqueue {
             let st = kn.state.access_mut(inner);
             st.status &= !KN_QUEUED;
             if st.influx > 0 {
-                // Somebody works on it unlocked; it will be looked at next time.
-                st.status |= KN_QUEUED;
-                inner.ready.push_back(kn);
-                inner.nready += 1;
+                // Somebody works on it unlocked; look again next time.
+                Self::requeue(inner, kn);
+                continue;
+            }
+            if st.status & KN_DISABLED != 0 {
+                continue;
+            }
+            if kn.file.is_some() {
+                st.influx += 1;
+                held[nheld] = Some(kn);
+                slot[nheld] = n;
+                nheld += 1;
+                n += 1;
                 continue;
             }
             let mut ev = st.kev;
             ev.flags &= !st.filter.hidden_flags();
             if !st.filter.deliver(&mut ev) {
                 st.status &= !KN_ACTIVE;
+                Self::put_back(inner, kn, false);
                 continue;
             }
             out[n] = ev;
+            filled[n] = true;
             n += 1;
-            let flags = st.kev.flags;
-            if flags & EV_ONESHOT != 0 {
-                let arc = kn.into_arc();
-                Self::unlink(inner, &arc, gone);
-                continue;
+            Self::delivered(inner, kn, &mut gone);
+        }
+        drop(guard);
+
+        if nheld > 0 {
+            let mut polled = [(0u32, None, false); BATCH];
+            for (i, kn) in held[..nheld].iter().flatten().enumerate() {
+                if let Some(file) = &kn.file {
+                    let stale = Self::is_stale(kn);
+                    polled[i] = if stale {
+                        (0, None, true)
+                    } else {
+                        (poll::poll_now(file), measure(file, kn.key.filter), false)
+                    };
+                }
             }
-            if flags & EV_CLEAR != 0 {
-                st.filter.clear();
-                st.status &= !KN_ACTIVE;
+            let mut guard = self.inner.lock();
+            let inner = &mut *guard;
+            for (i, held) in held[..nheld].iter_mut().enumerate() {
+                let Some(kn) = held.take() else { continue };
+                let (mask, data, stale) = polled[i];
+                let st = kn.state.access_mut(inner);
+                st.influx -= 1;
+                if st.status & KN_DETACHED != 0 {
+                    continue;
+                }
+                if stale {
+                    let arc = kn.into_arc();
+                    Self::unlink(inner, &arc, &mut gone);
+                    continue;
+                }
+                let mut ev = st.kev;
+                ev.flags &= !st.filter.hidden_flags();
+                if let Some(f) = st.filter.fd_mut() {
+                    f.polled(mask, data);
+                }
+                if st.status & KN_DISABLED != 0 || !st.filter.deliver(&mut ev) {
+                    st.status &= !KN_ACTIVE;
+                    Self::put_back(inner, kn, false);
+                    continue;
+                }
+                out[slot[i]] = ev;
+                filled[slot[i]] = true;
+                Self::delivered(inner, kn, &mut gone);
             }
-            if flags & EV_DISPATCH != 0 {
-                st.status |= KN_DISABLED;
-            } else if flags & EV_CLEAR == 0 {
-                st.status |= KN_QUEUED;
-                inner.ready.push_back(kn);
-                inner.nready += 1;
+            drop(guard);
+            self.flux.wake_all(0);
+        }
+        self.free_unlinked(gone);
+
+        // Close the holes left by knotes that turned out not to be ready.
+        let mut count = 0;
+        for i in 0..n {
+            if filled[i] {
+                out[count] = out[i];
+                count += 1;
             }
         }
-        n
+        count
     }
 
     /// Collects up to `out.len()` events, sleeping until one is ready, the absolute
     /// monotonic `deadline` (None: forever) passes, or a signal arrives.
-    /// `budget` carries the pass over to [`Kqueue::collect_more`].
+    /// `budget` carries the pass over to later [`Kqueue::collect`] calls.
     pub(crate) fn scan(
         &self,
         out: &mut [KEvent],
         deadline: Option<i64>,
         budget: &mut Option<usize>,
     ) -> Result<usize> {
-        let mut gone = Unlinked::new();
-        let res = self.waiters.wait_until(deadline, || {
-            let mut guard = self.inner.lock();
-            if guard.closing {
-                return Some(Err(EBADF));
+        loop {
+            let woke = self.waiters.wait_until(deadline, || {
+                let guard = self.inner.lock();
+                if guard.closing {
+                    return Some(Err(EBADF));
+                }
+                (guard.nready > 0 || deadline == Some(0)).then_some(Ok(()))
+            });
+            match woke {
+                Ok(r) => r?,
+                Err(WaitEnd::TimedOut) => return Ok(0),
+                Err(WaitEnd::Interrupted) => return Err(EINTR),
             }
-            if guard.nready == 0 && deadline != Some(0) {
-                return None;
+            let n = self.collect(out, budget);
+            let expired = deadline.is_some_and(|d| d <= glue::monotonic_ns());
+            if n > 0 || expired {
+                return Ok(n);
             }
-            let n = Self::collect(&mut guard, out, &mut gone, budget);
-            if n == 0 && deadline != Some(0) {
-                // Everything queued was stale: start a fresh pass after the next wake-up.
-                *budget = None;
-                return None;
-            }
-            Some(Ok(n))
-        });
-        self.free_unlinked(gone);
-        match res {
-            Ok(r) => r,
-            Err(WaitEnd::TimedOut) => Ok(0),
-            Err(WaitEnd::Interrupted) => Err(EINTR),
+            // Everything queued was stale: start a fresh pass and wait again.
+            *budget = None;
         }
-    }
-
-    /// Collects ready events without sleeping (after a first batch was returned).
-    pub(crate) fn collect_more(&self, out: &mut [KEvent], budget: &mut Option<usize>) -> usize {
-        let mut gone = Unlinked::new();
-        let n = Self::collect(&mut self.inner.lock(), out, &mut gone, budget);
-        self.free_unlinked(gone);
-        n
     }
 
     /// poll() of the kqueue descriptor: readable while events are pending.
@@ -459,6 +689,47 @@ impl Kqueue {
     }
 }
 
+/// A wake-up on a queue `kn` is hooked into, with poll mask `mask` (0: unknown).
+/// Runs with that queue's lock held, maybe in hard irq: marks the knote active and
+/// queues it; the scan polls the file again to decide.
+pub(crate) fn hook_fired(kn: &Knote, mask: u32) {
+    if !fd::wakes(kn.key.filter, mask) {
+        return;
+    }
+    // SAFETY: A knote's hooks are detached before its kqueue goes away.
+    let kq = unsafe { &*kn.kq };
+    // SAFETY: `kn` is the content of an `Arc<Knote>` (hooks get `&*arc`), alive while hooked.
+    let arc = unsafe { ArcBorrow::from_raw(kn) };
+    let mut guard = kq.inner.lock();
+    let inner = &mut *guard;
+    let st = kn.state.access_mut(inner);
+    if st.status & KN_DETACHED != 0 {
+        return;
+    }
+    st.status |= KN_ACTIVE;
+    let woke = Kqueue::enqueue(inner, arc);
+    drop(guard);
+    if woke {
+        // A kqueue watching a kqueue: one level deeper than the waking kqueue's wake-up.
+        let level = match Kqueue::nested_child(kn) {
+            Some(child) => child.wake_level(),
+            None => 1,
+        };
+        kq.wake(level);
+    }
+}
+
+/// `data` for a descriptor knote, where the kernel can tell.
+fn measure(file: &File, filter: i16) -> Option<i64> {
+    if filter != EVFILT_READ {
+        return None;
+    }
+    if let Some(kq) = device::kqueue_of_file(file) {
+        return Some(kq.pending() as i64);
+    }
+    glue::file_remaining(file)
+}
+
 /// A knote allocated (and charged) with the lock dropped, before insertion.
 struct NewKnote {
     knote: Arc<Knote>,
@@ -468,6 +739,14 @@ struct NewKnote {
 impl NewKnote {
     fn alloc(kq: &Kqueue, kev: &KEvent) -> Result<Self> {
         let filter = FilterState::new(kev)?;
+        let file = if FilterState::on_fd(kev.filter) {
+            let file = fd::fget(kev.ident)?;
+            // fget succeeded, so the ident is a valid descriptor number.
+            kq.fds.lock().insert(kev.ident as usize)?;
+            Some(file)
+        } else {
+            None
+        };
         kq.charge.charge(kq.max_knotes)?;
         let state = KnoteState {
             kev: KEvent {
@@ -488,7 +767,7 @@ impl NewKnote {
         };
         let alloc = || -> Result<Self> {
             let knote = Arc::pin_init(
-                Knote::new(key, LockedBy::new(&kq.inner, state)),
+                Knote::new(key, kq, file, LockedBy::new(&kq.inner, state)),
                 GFP_KERNEL_ACCOUNT,
             )?;
             let reservation = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;

@@ -8,6 +8,10 @@ use kernel::{
     transmute::{AsBytes, FromBytes},
 };
 
+/// EVFILT_READ.
+pub(crate) const EVFILT_READ: i16 = -1;
+/// EVFILT_WRITE.
+pub(crate) const EVFILT_WRITE: i16 = -2;
 /// EVFILT_LIBKQUEUE, the most negative defined filter (answered by the library).
 pub(crate) const EVFILT_LIBKQUEUE: i16 = -12;
 /// EVFILT_USER.
@@ -34,7 +38,6 @@ pub(crate) const EV_SYSFLAGS: u16 = 0xf000;
 /// Error entry.
 pub(crate) const EV_ERROR: u16 = 0x4000;
 /// End of file.
-#[allow(dead_code)]
 pub(crate) const EV_EOF: u16 = 0x8000;
 
 /// Flags a change may carry.
@@ -50,6 +53,8 @@ pub(crate) const EV_VALID: u16 = EV_ADD
 /// Flags that describe a registration (reported back with its events).
 pub(crate) const EV_PERSISTENT: u16 = EV_ADD | EV_ONESHOT | EV_CLEAR | EV_DISPATCH;
 
+/// EVFILT_READ/WRITE: `data` is the low-water mark.
+pub(crate) const NOTE_LOWAT: u32 = 0x1;
 /// EVFILT_USER: AND the input fflags into the stored ones.
 pub(crate) const NOTE_FFAND: u32 = 0x4000_0000;
 /// EVFILT_USER: OR the input fflags into the stored ones.

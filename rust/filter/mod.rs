@@ -7,15 +7,18 @@
 //! (`touch`), is there an event to report (`deliver`), and forget what was
 //! reported (`clear`, for EV_CLEAR).
 
+pub(crate) mod fd;
 mod user;
 
-use crate::uapi::{KEvent, EVFILT_LIBKQUEUE, EVFILT_USER, EV_ADD};
+use crate::uapi::{KEvent, EVFILT_READ, EVFILT_USER, EVFILT_WRITE, EV_ADD};
 use kernel::prelude::*;
 
 /// Per-knote state of its filter.
 pub(crate) enum FilterState {
     /// EVFILT_USER.
     User(user::UserState),
+    /// EVFILT_READ, EVFILT_WRITE.
+    Fd(fd::FdState),
 }
 
 impl FilterState {
@@ -25,7 +28,7 @@ impl FilterState {
     pub(crate) fn new(kev: &KEvent) -> Result<Self> {
         match kev.filter {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
-            f if (EVFILT_LIBKQUEUE..0).contains(&f) => Err(EINVAL),
+            EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
             _ => Err(EINVAL),
         }
     }
@@ -33,8 +36,21 @@ impl FilterState {
     /// Checks that `filter` names a filter this module implements.
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
-            EVFILT_USER => Ok(()),
+            EVFILT_USER | EVFILT_READ | EVFILT_WRITE => Ok(()),
             _ => Err(EINVAL),
+        }
+    }
+
+    /// Whether `filter` works on a descriptor (the knote holds the file).
+    pub(crate) fn on_fd(filter: i16) -> bool {
+        matches!(filter, EVFILT_READ | EVFILT_WRITE)
+    }
+
+    /// The descriptor filter's state, if this is one.
+    pub(crate) fn fd_mut(&mut self) -> Option<&mut fd::FdState> {
+        match self {
+            Self::Fd(f) => Some(f),
+            Self::User(_) => None,
         }
     }
 
@@ -43,6 +59,7 @@ impl FilterState {
     pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
         match self {
             Self::User(u) => u.touch(kev),
+            Self::Fd(f) => f.touch(kev),
         }
     }
 
@@ -51,6 +68,7 @@ impl FilterState {
     pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
         match self {
             Self::User(u) => u.deliver(ev),
+            Self::Fd(f) => f.deliver(ev),
         }
     }
 
@@ -58,6 +76,8 @@ impl FilterState {
     pub(crate) fn clear(&mut self) {
         match self {
             Self::User(u) => u.clear(),
+            // Descriptors are polled again at each scan: nothing to forget.
+            Self::Fd(_) => {}
         }
     }
 
@@ -66,6 +86,7 @@ impl FilterState {
         match self {
             // libkqueue's EVFILT_USER, like FreeBSD, drops EV_ADD from its events.
             Self::User(_) => EV_ADD,
+            Self::Fd(_) => 0,
         }
     }
 }

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Hooking knotes into other files' wait queues, as fs/eventpoll.c does.
+//!
+//! Attaching calls the target's `poll` with our own `poll_table`; each wait
+//! queue it registers gets a wait entry whose callback activates the knote.
+//! Entries are added and removed without the kqueue lock held: the queue's
+//! lock comes first (see Documentation/kqueue/design.rst).
+
+use crate::knote::Knote;
+use core::{cell::UnsafeCell, ptr};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_uint, c_void},
+    fs::File,
+    prelude::*,
+};
+
+extern "C" {
+    fn kq_vfs_poll(file: *mut c_void, pt: *mut bindings::poll_table_struct) -> c_uint;
+    fn kq_init_poll_table(pt: *mut bindings::poll_table_struct, qproc: bindings::poll_queue_proc);
+    fn kq_init_wait_func(
+        entry: *mut bindings::wait_queue_entry,
+        func: bindings::wait_queue_func_t,
+        private: *mut c_void,
+    );
+    fn kq_wait_pollfree(
+        entry: *mut bindings::wait_queue_entry,
+        headp: *mut *mut bindings::wait_queue_head,
+    );
+    fn kq_wait_remove(
+        entry: *mut bindings::wait_queue_entry,
+        headp: *mut *mut bindings::wait_queue_head,
+    );
+}
+
+/// `POLLFREE`: the queue is going away (not in bindings).
+const POLLFREE: u32 = 0x4000;
+
+/// Most wait queues one file's poll registers (pipes and ttys use two).
+const MAX_QUEUES: usize = 2;
+
+#[repr(C)]
+struct WaitSlot {
+    /// First field: the wake callback gets back to the slot by a cast.
+    entry: bindings::wait_queue_entry,
+    /// The queue `entry` is on; NULL once POLLFREE unhooked it.
+    head: *mut bindings::wait_queue_head,
+}
+
+struct Slots {
+    slots: [WaitSlot; MAX_QUEUES],
+    used: usize,
+    overflow: bool,
+}
+
+/// The wait entries of one knote.
+///
+/// # Invariants
+///
+/// Only `attach` and `detach` change `used` and the entries; the kqueue calls
+/// them for a knote in flux or unlinked, so never concurrently. The wake
+/// callback only touches its own slot's `head`, under that queue's lock.
+#[pin_data]
+pub(crate) struct PollHook {
+    #[pin]
+    slots: UnsafeCell<Slots>,
+}
+
+// SAFETY: See the invariants: accesses are serialised by the in-flux protocol and queue locks.
+unsafe impl Send for PollHook {}
+// SAFETY: As above.
+unsafe impl Sync for PollHook {}
+
+impl PollHook {
+    /// An unhooked set of entries.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        // SAFETY: All zeroes is a valid unhooked state (no entry used).
+        pin_init!(Self {
+            slots: UnsafeCell::new(unsafe { core::mem::zeroed() })
+        })
+    }
+
+    /// Polls `file`, hooking `knote` into every queue it registers. Returns the poll mask,
+    /// or EINVAL (nothing left hooked) if the file uses more queues than we hold.
+    pub(crate) fn attach(&self, knote: &Knote, file: &File) -> Result<u32> {
+        #[repr(C)]
+        struct Ctx {
+            pt: bindings::poll_table_struct,
+            slots: *mut Slots,
+            knote: *const Knote,
+        }
+        /// `poll_table` callback: hooks the knote into `head`.
+        ///
+        /// # Safety
+        ///
+        /// Called by the file's poll with the `Ctx` of `attach`.
+        unsafe extern "C" fn queue_proc(
+            _file: *mut bindings::file,
+            head: *mut bindings::wait_queue_head,
+            pt: *mut bindings::poll_table_struct,
+        ) {
+            // SAFETY: `pt` is the first field of the `Ctx` that `attach` passed to poll.
+            let ctx = unsafe { &*pt.cast::<Ctx>() };
+            // SAFETY: `attach` has exclusive use of the slots (type invariants).
+            let slots = unsafe { &mut *ctx.slots };
+            if slots.used == MAX_QUEUES {
+                slots.overflow = true;
+                return;
+            }
+            let slot = &mut slots.slots[slots.used];
+            slots.used += 1;
+            slot.head = head;
+            // SAFETY: The entry is pinned in the knote, which outlives its hooks; `head`
+            // is a live queue handed to us by the file's poll.
+            unsafe {
+                kq_init_wait_func(&mut slot.entry, Some(wake), ctx.knote.cast_mut().cast());
+                bindings::add_wait_queue(head, &mut slot.entry);
+            }
+        }
+
+        let mut ctx = Ctx {
+            // SAFETY: All zeroes is a valid poll table; it is set up right below.
+            pt: unsafe { core::mem::zeroed() },
+            slots: self.slots.get(),
+            knote,
+        };
+        // SAFETY: `ctx.pt` is valid for writes.
+        unsafe { kq_init_poll_table(&mut ctx.pt, Some(queue_proc)) };
+        // SAFETY: `file` is a live file we hold; `ctx` outlives the call.
+        let mask = unsafe { kq_vfs_poll(file.as_ptr().cast(), &mut ctx.pt) };
+        // SAFETY: Exclusive use (type invariants).
+        if unsafe { (*self.slots.get()).overflow } {
+            self.detach();
+            return Err(EINVAL);
+        }
+        Ok(mask)
+    }
+
+    /// Unhooks every entry; afterwards no callback runs for this knote.
+    pub(crate) fn detach(&self) {
+        // SAFETY: Exclusive use (type invariants).
+        let slots = unsafe { &mut *self.slots.get() };
+        for slot in &mut slots.slots[..slots.used] {
+            // SAFETY: The entry was hooked by `attach`; `kq_wait_remove` copes with a
+            // queue POLLFREE already unhooked it from.
+            unsafe { kq_wait_remove(&mut slot.entry, &mut slot.head) };
+        }
+        slots.used = 0;
+        slots.overflow = false;
+    }
+}
+
+/// Polls `file` without hooking anything.
+pub(crate) fn poll_now(file: &File) -> u32 {
+    // SAFETY: `file` is a live file we hold; a NULL poll table registers nothing.
+    unsafe { kq_vfs_poll(file.as_ptr().cast(), ptr::null_mut()) }
+}
+
+/// The wake callback of our entries: runs with the queue's lock held, maybe in hard irq.
+///
+/// # Safety
+///
+/// Called by the wait queue code for an entry hooked by `attach`.
+unsafe extern "C" fn wake(
+    entry: *mut bindings::wait_queue_entry,
+    _mode: c_uint,
+    _sync: c_int,
+    key: *mut c_void,
+) -> c_int {
+    let mask = key as usize as u32;
+    // SAFETY: `private` is the knote set by `attach`; it lives while the entry is hooked.
+    let knote = unsafe { &*(*entry).private.cast::<Knote>() };
+    crate::queue::hook_fired(knote, mask);
+    if mask & POLLFREE != 0 {
+        let slot = entry.cast::<WaitSlot>();
+        // SAFETY: `entry` is the first field of its `WaitSlot`; we hold the queue's lock.
+        unsafe { kq_wait_pollfree(entry, &raw mut (*slot).head) };
+    }
+    0
+}
