@@ -29,8 +29,7 @@ extern "C" {
         level: *mut i32,
     );
     fn kq_fd_is(fd: u32, file: *mut c_void) -> bool;
-    fn kq_file_is_regular(file: *mut c_void) -> bool;
-    fn kq_file_remaining(file: *mut c_void) -> i64;
+    fn kq_file_data(file: *mut c_void, write: bool, err: *mut i32) -> i64;
     fn kq_current_files() -> usize;
     fn kq_open_fds_word(i: u32) -> usize;
 }
@@ -233,11 +232,14 @@ pub(crate) fn fd_is(fd: u64, file: &kernel::fs::File) -> bool {
     u32::try_from(fd).is_ok_and(|fd| unsafe { kq_fd_is(fd, file.as_ptr().cast()) })
 }
 
-/// For a regular file, the bytes from its position to EOF.
-pub(crate) fn file_remaining(file: &kernel::fs::File) -> Option<i64> {
-    let f = file.as_ptr().cast();
-    // SAFETY: `file` is a live file.
-    unsafe { kq_file_is_regular(f).then(|| kq_file_remaining(f)) }
+/// EVFILT_READ (`write`: EVFILT_WRITE) data of `file` where the kernel can tell: bytes to
+/// EOF for a regular file, buffered bytes (or room) for a pipe, FIFO or socket, the accept
+/// queue of a listening socket; and a socket's pending error. May sleep.
+pub(crate) fn file_data(file: &kernel::fs::File, write: bool) -> (Option<i64>, u32) {
+    let mut err = 0i32;
+    // SAFETY: `file` is a live file; called in process context without spinlocks.
+    let data = unsafe { kq_file_data(file.as_ptr().cast(), write, &mut err) };
+    ((data >= 0).then_some(data), err.unsigned_abs())
 }
 
 /// The current task's fd table, as an address to compare.

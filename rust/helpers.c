@@ -2,8 +2,12 @@
 /* C glue for rust/glue.rs; see helpers.h. */
 
 #include <linux/fdtable.h>
+#include <linux/net.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <net/sock.h>
+#include <net/tcp.h>
 #include "helpers.h"
 
 unsigned long kq_spin_lock_irqsave(spinlock_t *lock)
@@ -102,16 +106,6 @@ bool kq_fd_is(unsigned int fd, struct file *file)
 	return same;
 }
 
-bool kq_file_is_regular(struct file *file)
-{
-	return S_ISREG(file_inode(file)->i_mode);
-}
-
-/* Bytes from the file position to EOF (FreeBSD's EVFILT_READ data for vnodes). */
-long long kq_file_remaining(struct file *file)
-{
-	return i_size_read(file_inode(file)) - READ_ONCE(file->f_pos);
-}
 
 unsigned long kq_current_files(void)
 {
@@ -133,4 +127,75 @@ unsigned long kq_open_fds_word(unsigned int i)
 		word = READ_ONCE(fdt->open_fds[i]);
 	rcu_read_unlock();
 	return word;
+}
+
+/* Bytes buffered in a pipe or FIFO (@write: room left for writing). */
+static long long kq_pipe_data(struct pipe_inode_info *pipe, bool write)
+{
+	unsigned int head, tail, used;
+	long long n = 0;
+
+	pipe_lock(pipe);
+	head = pipe->head;
+	tail = pipe->tail;
+	used = pipe_occupancy(head, tail);
+	if (write) {
+		if (used < pipe->max_usage)
+			n = (long long)(pipe->max_usage - used) * PAGE_SIZE;
+	} else {
+		for (; tail != head; tail++)
+			n += pipe_buf(pipe, tail)->len;
+	}
+	pipe_unlock(pipe);
+	return n;
+}
+
+/*
+ * FreeBSD's socket filter data: bytes readable (a listening socket: its
+ * accept queue length) or send-buffer space; *err gets a pending error.
+ */
+static long long kq_sock_data(struct sock *sk, bool write, int *err)
+{
+	struct sk_buff *skb;
+	unsigned long flags;
+	long long n = 0;
+
+	*err = READ_ONCE(sk->sk_err);
+	if (write) {
+		n = READ_ONCE(sk->sk_sndbuf) -
+		    (sk_is_tcp(sk) ? READ_ONCE(sk->sk_wmem_queued) :
+				     refcount_read(&sk->sk_wmem_alloc));
+		return n > 0 ? n : 0;
+	}
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		return READ_ONCE(sk->sk_ack_backlog);
+#if IS_ENABLED(CONFIG_INET)
+	if (sk_is_tcp(sk))
+		return tcp_inq(sk);
+#endif
+	spin_lock_irqsave(&sk->sk_receive_queue.lock, flags);
+	skb_queue_walk(&sk->sk_receive_queue, skb)
+		n += skb->len;
+	spin_unlock_irqrestore(&sk->sk_receive_queue.lock, flags);
+	return n;
+}
+
+/*
+ * EVFILT_READ (or, with @write, EVFILT_WRITE) data of @file where the kernel
+ * can tell: -1 otherwise. May sleep (pipe mutex).
+ */
+long long kq_file_data(struct file *file, bool write, int *err)
+{
+	struct inode *inode = file_inode(file);
+	struct socket *sock;
+
+	*err = 0;
+	if (S_ISREG(inode->i_mode))
+		return write ? -1 : i_size_read(inode) - READ_ONCE(file->f_pos);
+	if (S_ISFIFO(inode->i_mode) && inode->i_pipe)
+		return kq_pipe_data(inode->i_pipe, write);
+	sock = sock_from_file(file);
+	if (sock && sock->sk)
+		return kq_sock_data(sock->sk, write, err);
+	return -1;
 }

@@ -24,8 +24,7 @@ void kq_wait_pollfree(struct wait_queue_entry *entry, struct wait_queue_head **h
 void kq_wait_remove(struct wait_queue_entry *entry, struct wait_queue_head **headp);
 void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, int *level);
 bool kq_fd_is(unsigned int fd, struct file *file);
-bool kq_file_is_regular(struct file *file);
-long long kq_file_remaining(struct file *file);
+long long kq_file_data(struct file *file, bool write, int *err);
 unsigned long kq_current_files(void);
 unsigned long kq_open_fds_word(unsigned int i);
 

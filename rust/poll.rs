@@ -76,8 +76,9 @@ impl PollHook {
     /// An unhooked set of entries.
     pub(crate) fn new() -> impl PinInit<Self> {
         // SAFETY: All zeroes is a valid unhooked state (no entry used).
+        let slots: Slots = unsafe { core::mem::zeroed() };
         pin_init!(Self {
-            slots: UnsafeCell::new(unsafe { core::mem::zeroed() })
+            slots: UnsafeCell::new(slots)
         })
     }
 

@@ -290,7 +290,7 @@ impl Kqueue {
         kn: &Arc<Knote>,
         kev: &KEvent,
         add: bool,
-        polled: Option<(u32, Option<i64>)>,
+        polled: Option<(u32, fd::Measure)>,
     ) {
         let inner = &mut *guard;
         let st = kn.state.access_mut(inner);
@@ -501,12 +501,12 @@ impl Kqueue {
         drop(guard);
 
         if nheld > 0 {
-            let mut polled = [(0u32, None, false); BATCH];
+            let mut polled = [(0u32, fd::Measure::NONE, false); BATCH];
             for (i, kn) in held[..nheld].iter().flatten().enumerate() {
                 if let Some(file) = &kn.file {
                     let stale = Self::is_stale(kn);
                     polled[i] = if stale {
-                        (0, None, true)
+                        (0, fd::Measure::NONE, true)
                     } else {
                         (poll::poll_now(file), measure(file, kn.key.filter), false)
                     };
@@ -719,15 +719,18 @@ pub(crate) fn hook_fired(kn: &Knote, mask: u32) {
     }
 }
 
-/// `data` for a descriptor knote, where the kernel can tell.
-fn measure(file: &File, filter: i16) -> Option<i64> {
-    if filter != EVFILT_READ {
-        return None;
-    }
+/// What a descriptor knote reports: `data` where the kernel can tell, and a pending
+/// socket error. May sleep.
+fn measure(file: &File, filter: i16) -> fd::Measure {
     if let Some(kq) = device::kqueue_of_file(file) {
-        return Some(kq.pending() as i64);
+        let pending = (filter == EVFILT_READ).then(|| kq.pending() as i64);
+        return fd::Measure {
+            data: pending,
+            error: 0,
+        };
     }
-    glue::file_remaining(file)
+    let (data, error) = glue::file_data(file, filter == EVFILT_WRITE);
+    fd::Measure { data, error }
 }
 
 /// A knote allocated (and charged) with the lock dropped, before insertion.

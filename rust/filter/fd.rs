@@ -46,6 +46,23 @@ pub(crate) fn wakes(filter: i16, mask: u32) -> bool {
     mask == 0 || mask & interest != 0
 }
 
+/// What a poll of the file measured besides its poll mask.
+#[derive(Clone, Copy)]
+pub(crate) struct Measure {
+    /// `data` where the kernel can tell.
+    pub(crate) data: Option<i64>,
+    /// A pending socket error (errno), reported in `fflags` with EV_EOF.
+    pub(crate) error: u32,
+}
+
+impl Measure {
+    /// Nothing measured.
+    pub(crate) const NONE: Self = Self {
+        data: None,
+        error: 0,
+    };
+}
+
 /// State of one EVFILT_READ / EVFILT_WRITE knote.
 pub(crate) struct FdState {
     write: bool,
@@ -54,6 +71,8 @@ pub(crate) struct FdState {
     /// Poll mask and data measured by the last poll.
     revents: u32,
     data: i64,
+    known: bool,
+    error: u32,
 }
 
 impl FdState {
@@ -64,6 +83,8 @@ impl FdState {
             lowat: 0,
             revents: 0,
             data: 0,
+            known: false,
+            error: 0,
         }
     }
 
@@ -78,24 +99,22 @@ impl FdState {
         true
     }
 
-    /// Records a poll; `data` is None where the kernel cannot tell.
-    pub(crate) fn polled(&mut self, revents: u32, data: Option<i64>) {
+    /// Records a poll of the file.
+    pub(crate) fn polled(&mut self, revents: u32, m: Measure) {
         self.revents = revents;
-        self.data = data.unwrap_or(0);
-        if data.is_none() {
-            self.lowat = self.lowat.min(0);
-        }
+        self.data = m.data.unwrap_or(0);
+        self.known = m.data.is_some();
+        self.error = m.error;
     }
 
-    /// Whether the last poll makes the knote ready.
+    /// Whether the last poll makes the knote ready: the poll bits, and NOTE_LOWAT
+    /// where `data` is known (EOF is always reported).
     pub(crate) fn ready(&self) -> bool {
-        if self.write {
-            return self.revents & WRITE_MASK != 0;
-        }
-        if self.revents & READ_MASK == 0 {
+        let mask = if self.write { WRITE_MASK } else { READ_MASK };
+        if self.revents & mask == 0 {
             return false;
         }
-        self.eof() || self.lowat <= 0 || self.data >= self.lowat
+        self.eof() || !self.known || self.lowat <= 0 || self.data >= self.lowat
     }
 
     fn eof(&self) -> bool {
@@ -112,6 +131,7 @@ impl FdState {
         ev.fflags = 0;
         if self.eof() {
             ev.flags |= EV_EOF;
+            ev.fflags = self.error;
         }
         self.ready()
     }
