@@ -6,6 +6,8 @@
 #   make run         boot the test VM, load kqueue.ko, run samples/kqdemo
 #   make check       run the selftests in the test VM, then the library's
 #                    host tests; the last line is "N passed, N failed"
+#   make bench       kqbench (kevent vs epoll) in the VM on a non-debug
+#                    kernel; prints the table (not part of make check)
 #   make help        everything else
 #
 # KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
@@ -40,6 +42,14 @@ test-kernel = $(shell unset MAKEFLAGS MFLAGS MAKELEVEL; \
 	$(VM)/deps.sh >&2 && $(VM)/kernel.sh debug)$(if \
 	$(filter 0,$(.SHELLSTATUS)),,$(error building the test kernel failed))
 
+# $(BENCH_KDIR): the non-debug benchmark kernel (make bench only), same idea.
+ifeq ($(origin BENCH_KDIR),undefined)
+BENCH_KDIR = $(eval BENCH_KDIR := $(bench-kernel))$(BENCH_KDIR)
+endif
+bench-kernel = $(shell unset MAKEFLAGS MFLAGS MAKELEVEL; \
+	$(VM)/deps.sh >&2 && $(VM)/kernel.sh bench)$(if \
+	$(filter 0,$(.SHELLSTATUS)),,$(error building the bench kernel failed))
+
 # $(KSRC): kernel source tree (the selftests use its kselftest headers).
 # O= builds link it as $(KDIR)/source; without a KDIR of your own, the cached
 # source is used directly, so building the selftests needs no kernel build.
@@ -60,7 +70,7 @@ rustfmt		= rustfmt --edition 2021 --config newline_style=Unix
 rust-sources	= $(shell find rust -name '*.rs')
 
 .PHONY: all modules modules_install lib selftests samples deps run check \
-	clippy fmt fmtcheck install clean help
+	bench clippy fmt fmtcheck install clean help
 
 all: modules
 
@@ -82,8 +92,8 @@ samples: lib
 deps:
 	$(VM)/deps.sh
 
-# make run / make check set up the host first.
-ifneq ($(filter run check,$(MAKECMDGOALS)),)
+# make run / make check / make bench set up the host first.
+ifneq ($(filter run check bench,$(MAKECMDGOALS)),)
 modules lib selftests samples: deps
 endif
 
@@ -97,6 +107,26 @@ check: modules selftests
 		$(VMDIR)/check.cpio.gz
 	$(VM)/run.sh check $(BZIMAGE) $(VMDIR)/check.cpio.gz -- \
 		$(MAKE) -C $(LIBDIR) test
+
+# The benchmark: kqueue.ko built against the bench kernel from a copy of
+# the module's sources in build/bench/src (so it does not clash with the
+# debug build in the tree), samples/bench/kqbench, and a VM that runs it.
+# tsc=reliable: no clocksource watchdog switching clocks in mid-run.
+BENCHDIR	:= $(BUILD)/bench
+
+bench: deps lib
+	rm -rf $(BENCHDIR)/src
+	mkdir -p $(BENCHDIR)/src
+	cp Kbuild $(BENCHDIR)/src/
+	find rust -type f \( -name '*.rs' -o -name '*.[ch]' \) \
+		-exec cp --parents {} $(BENCHDIR)/src/ \;
+	$(MAKE) -C $(BENCH_KDIR) M=$(BENCHDIR)/src LLVM=$(LLVM) modules
+	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
+	$(VM)/initramfs.sh --module $(BENCHDIR)/src/kqueue.ko \
+		--demo $(BENCHDIR)/kqbench $(BENCHDIR)/bench.cpio.gz
+	KQUEUE_VM_DIR=$(BENCHDIR) KQUEUE_APPEND="tsc=reliable $(KQUEUE_APPEND)" \
+		$(VM)/run.sh demo $(BENCH_KDIR)/arch/x86/boot/bzImage \
+		$(BENCHDIR)/bench.cpio.gz
 
 clippy:
 	$(MAKE) modules CLIPPY=1
@@ -130,6 +160,7 @@ help:
 	@echo '  samples            build/samples/kqdemo'
 	@echo '  run                boot the test VM and run kqdemo (exit status = its)'
 	@echo '  check              boot the test VM, run the selftests, then the host tests'
+	@echo '  bench              kqbench (kevent vs epoll) in the VM on the non-debug bench kernel'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
 	@echo 'Variables: KDIR KSRC LLVM=$(LLVM) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
 	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'

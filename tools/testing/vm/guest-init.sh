@@ -7,7 +7,7 @@
 #
 # Job (from /kqueue/job):
 #   MODE=check   run every program of /kqueue/selftests/tests.list
-#   MODE=demo    run /kqueue/kqdemo
+#   MODE=demo    run /kqueue/$DEMO (kqdemo, kqbench, ...)
 #   TEST_TIMEOUT=<s>   per-program limit (check mode)
 #   MODPARAMS=...      extra insmod parameters
 #
@@ -39,6 +39,7 @@ ip link set lo up
 hostname kqvm
 
 MODE=check
+DEMO=kqdemo
 TEST_TIMEOUT=300
 MODPARAMS=
 . /kqueue/job
@@ -148,7 +149,7 @@ if load_module; then
 	say "kqueue.ko .text at $(cat /sys/module/kqueue/sections/.text 2>/dev/null)"
 	case $MODE in
 	demo)
-		run_one 1 kqdemo /kqueue/kqdemo
+		run_one 1 "$DEMO" "/kqueue/$DEMO"
 		result=$rc
 		;;
 	check)

@@ -4,11 +4,13 @@
 # Build the gzip'd cpio initramfs of the kqueue test VM.
 #
 #   initramfs.sh --module kqueue.ko --demo build/samples/kqdemo OUT.cpio.gz
+#   initramfs.sh --module build/bench/kqueue.ko --demo build/bench/kqbench OUT.cpio.gz
 #   initramfs.sh --module kqueue.ko --selftests build/selftests OUT.cpio.gz
 #
 # Options:
 #   --module FILE     the module; lands at /kqueue/kqueue.ko (required)
-#   --demo FILE       demo job: run FILE (as /kqueue/kqdemo)
+#   --demo FILE       demo job: run FILE (as /kqueue/<its name>), e.g. kqdemo
+#                     for make run, the kqbench benchmark for make bench
 #   --selftests DIR   check job: copy the programs of DIR to /kqueue/selftests
 #                     and run those named in tests.list (DIR/tests.list, else
 #                     tools/testing/selftests/kqueue/tests.list), in order
@@ -27,7 +29,7 @@ ksft_src=$top/tools/testing/selftests/kqueue
 
 die() { echo "initramfs: $*" >&2; exit 1; }
 
-module= demo= selftests= timeout= modparams= out=
+module= demo= demo_name= selftests= timeout= modparams= out=
 while (($#)); do
 	case $1 in
 	--module) module=$2; shift 2 ;;
@@ -74,7 +76,8 @@ install -m 0644 "$module" "$root/kqueue/kqueue.ko"
 
 if [ -n "$demo" ]; then
 	[ -x "$demo" ] || die "demo program '$demo' not found"
-	install -m 0755 "$demo" "$root/kqueue/kqdemo"
+	demo_name=$(basename "$demo")
+	install -m 0755 "$demo" "$root/kqueue/$demo_name"
 	mode=demo
 else
 	[ -d "$selftests" ] || die "selftests dir '$selftests' not found"
@@ -101,6 +104,7 @@ fi
 
 cat >"$root/kqueue/job" <<EOF
 MODE=$mode
+DEMO=${demo_name:-}
 TEST_TIMEOUT=${timeout:-300}
 MODPARAMS="$modparams"
 EOF
