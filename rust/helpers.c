@@ -6,6 +6,8 @@
 #include <linux/pipe_fs_i.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/udp.h>
+#include <net/af_unix.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 #include "helpers.h"
@@ -154,11 +156,23 @@ static long long kq_pipe_data(struct pipe_inode_info *pipe, bool write)
  * FreeBSD's socket filter data: bytes readable (a listening socket: its
  * accept queue length) or send-buffer space; *err gets a pending error.
  */
-static long long kq_sock_data(struct sock *sk, bool write, int *err)
+static long long kq_queue_bytes(struct sk_buff_head *queue)
 {
 	struct sk_buff *skb;
 	unsigned long flags;
 	long long n = 0;
+
+	spin_lock_irqsave(&queue->lock, flags);
+	skb_queue_walk(queue, skb)
+		n += skb->len;
+	spin_unlock_irqrestore(&queue->lock, flags);
+	return n;
+}
+
+static long long kq_sock_data(struct sock *sk, bool write, int *err)
+{
+	bool is_unix = sk->sk_family == AF_UNIX;
+	long long n;
 
 	*err = READ_ONCE(sk->sk_err);
 	if (write) {
@@ -168,16 +182,20 @@ static long long kq_sock_data(struct sock *sk, bool write, int *err)
 		return n > 0 ? n : 0;
 	}
 	if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
-		return READ_ONCE(sk->sk_ack_backlog);
+		/* af_unix queues embryo connections on the listener itself */
+		return is_unix ? skb_queue_len(&sk->sk_receive_queue) :
+				 READ_ONCE(sk->sk_ack_backlog);
+	if (is_unix && sk->sk_type == SOCK_STREAM)
+		return READ_ONCE(unix_sk(sk)->inq_len); /* net of partial reads */
 #if IS_ENABLED(CONFIG_INET)
 	if (sk_is_tcp(sk))
 		return tcp_inq(sk);
+	if (sk_is_udp(sk))
+		/* udp_poll() moves datagrams to the reader queue */
+		return kq_queue_bytes(&sk->sk_receive_queue) +
+		       kq_queue_bytes(&udp_sk(sk)->reader_queue);
 #endif
-	spin_lock_irqsave(&sk->sk_receive_queue.lock, flags);
-	skb_queue_walk(&sk->sk_receive_queue, skb)
-		n += skb->len;
-	spin_unlock_irqrestore(&sk->sk_receive_queue.lock, flags);
-	return n;
+	return kq_queue_bytes(&sk->sk_receive_queue);
 }
 
 /*
