@@ -54,6 +54,11 @@ pub(crate) fn init() {
     unsafe { USERS.init() };
 }
 
+/// Frees the registry's storage; called at module unload, when no kqueue is open.
+pub(crate) fn exit() {
+    USERS.lock().users = KVec::new();
+}
+
 /// Finds or creates the entry of the current effective user, for a new kqueue.
 pub(crate) fn get_current() -> Result<Arc<UserCharge>> {
     let uid = Kuid::current_euid().into_raw();

@@ -34,10 +34,18 @@ module! {
     },
 }
 
-#[pin_data]
+#[pin_data(PinnedDrop)]
 struct KqueueModule {
     #[pin]
     device: device::KqDevice,
+}
+
+#[pinned_drop]
+impl PinnedDrop for KqueueModule {
+    fn drop(self: Pin<&mut Self>) {
+        // No kqueue is open (the module is unloading): the registry is empty.
+        charge::exit();
+    }
 }
 
 impl kernel::InPlaceModule for KqueueModule {
