@@ -5,7 +5,7 @@ set -euo pipefail
 
 need_pkgs=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
 	   libssl-dev cpio kmod qemu-system-x86 busybox-static make gcc
-	   libc6-dev pkg-config xz-utils rsync)
+	   libc6-dev gcc-multilib pkg-config xz-utils rsync)
 
 missing=()
 for p in "${need_pkgs[@]}"; do

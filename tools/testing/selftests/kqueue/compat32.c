@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ioctl ABI from a 32-bit process (compat_ioctl): built with -m32 and
+ * talking to /dev/kqueue directly, as a 32-bit libkqueue would. Pointers
+ * travel zero-extended in __u64 fields; struct kqueue_event and the
+ * timeout keep their 64-bit layout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/kqueue.h>
+#include <linux/time_types.h>
+
+#include "kselftest_harness.h"
+
+#define EVFILT_USER	(-11)
+#define EV_ADD		0x0001
+#define EV_CLEAR	0x0020
+#define EV_ERROR	0x4000
+#define NOTE_TRIGGER	0x01000000
+#define NOTE_FFCOPY	0xc0000000
+
+static int kev(int fd, struct kqueue_event *ch, int nch, struct kqueue_event *ev, int nev,
+	       const struct __kernel_timespec *ts)
+{
+	struct kqueue_kevent_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.changelist = (uintptr_t)ch;
+	a.nchanges = nch;
+	a.eventlist = (uintptr_t)ev;
+	a.nevents = nev;
+	a.timeout = (uintptr_t)ts;
+	return ioctl(fd, KQUEUE_IOC_KEVENT, &a);
+}
+
+FIXTURE(kq32) {
+	int fd;
+};
+
+FIXTURE_SETUP(kq32)
+{
+	ASSERT_EQ(4, sizeof(void *));
+	self->fd = open("/dev/kqueue", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(kq32)
+{
+	close(self->fd);
+}
+
+TEST_F(kq32, version)
+{
+	ASSERT_EQ(KQUEUE_ABI_VERSION, ioctl(self->fd, KQUEUE_IOC_VERSION));
+}
+
+TEST_F(kq32, user_event_round_trip)
+{
+	const struct __kernel_timespec zero = { 0, 0 };
+	struct kqueue_event ch[2], ev[2];
+
+	memset(ch, 0, sizeof(ch));
+	ch[0].ident = 0x1122334455667788ULL;
+	ch[0].filter = EVFILT_USER;
+	ch[0].flags = EV_ADD | EV_CLEAR;
+	ch[0].udata = 0xaabbccddeeff0011ULL;
+	ch[1] = ch[0];
+	ch[1].flags = 0;
+	ch[1].fflags = NOTE_TRIGGER | NOTE_FFCOPY | 0x123;
+	ch[1].data = -42;
+	ASSERT_EQ(0, kev(self->fd, ch, 2, NULL, 0, NULL));
+	memset(ev, 0xff, sizeof(ev));
+	ASSERT_EQ(1, kev(self->fd, NULL, 0, ev, 2, &zero));
+	ASSERT_EQ(0x1122334455667788ULL, ev[0].ident);
+	ASSERT_EQ(EVFILT_USER, ev[0].filter);
+	ASSERT_EQ(EV_CLEAR, ev[0].flags);
+	ASSERT_EQ(0x123, ev[0].fflags);
+	ASSERT_EQ(-42, ev[0].data);
+	ASSERT_EQ(0xaabbccddeeff0011ULL, ev[0].udata);
+	/* EV_CLEAR: gone after delivery */
+	ASSERT_EQ(0, kev(self->fd, NULL, 0, ev, 2, &zero));
+}
+
+TEST_F(kq32, error_entry_and_timeout)
+{
+	const struct __kernel_timespec ms = { 0, 20 * 1000 * 1000 };
+	struct kqueue_event ch, ev;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.ident = 7;
+	ch.filter = EVFILT_USER;
+	ch.flags = 0x0002; /* EV_DELETE of a missing knote */
+	ASSERT_EQ(1, kev(self->fd, &ch, 1, &ev, 1, NULL));
+	ASSERT_EQ(7, ev.ident);
+	ASSERT_EQ(0x0002 | EV_ERROR, ev.flags);
+	ASSERT_EQ(ENOENT, ev.data);
+	ASSERT_EQ(0, kev(self->fd, NULL, 0, &ev, 1, &ms));
+}
+
+TEST_F(kq32, bad_pointers_efault)
+{
+	struct kqueue_event ch;
+	void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_TRUE(page != MAP_FAILED);
+	memset(&ch, 0, sizeof(ch));
+	ch.ident = 1;
+	ch.filter = EVFILT_USER;
+	ch.flags = EV_ADD;
+	ch.fflags = NOTE_TRIGGER;
+	ASSERT_EQ(0, kev(self->fd, &ch, 1, NULL, 0, NULL));
+	errno = 0;
+	ASSERT_EQ(-1, kev(self->fd, page, 1, NULL, 0, NULL));
+	ASSERT_EQ(EFAULT, errno);
+	errno = 0;
+	ASSERT_EQ(-1, kev(self->fd, NULL, 0, page, 1, NULL));
+	ASSERT_EQ(EFAULT, errno);
+	errno = 0;
+	ASSERT_EQ(-1, ioctl(self->fd, KQUEUE_IOC_KEVENT, page));
+	ASSERT_EQ(EFAULT, errno);
+	munmap(page, 4096);
+}
+
+TEST_HARNESS_MAIN
