@@ -59,20 +59,11 @@ fn at<'a>(addr: usize) -> &'a Kqueue {
     unsafe { &*(addr as *const Kqueue) }
 }
 
-fn height(g: &Guard, kq: &Kqueue) -> usize {
-    let info = kq.nest().as_ref(g);
-    info.children
+/// Longest path from `kq` along `edges`: its height (children) or depth (parents).
+fn longest(g: &Guard, kq: &Kqueue, edges: fn(&NestInfo) -> &KVec<usize>) -> usize {
+    edges(kq.nest().as_ref(g))
         .iter()
-        .map(|&c| 1 + height(g, at(c)))
-        .max()
-        .unwrap_or(0)
-}
-
-fn depth(g: &Guard, kq: &Kqueue) -> usize {
-    let info = kq.nest().as_ref(g);
-    info.parents
-        .iter()
-        .map(|&p| 1 + depth(g, at(p)))
+        .map(|&k| 1 + longest(g, at(k), edges))
         .max()
         .unwrap_or(0)
 }
@@ -94,7 +85,9 @@ pub(crate) fn link(parent: &Kqueue, child: &Kqueue) -> Result {
         return Err(EINVAL);
     }
     let mut g = NEST.lock();
-    if reaches(&g, child, parent) || depth(&g, parent) + 1 + height(&g, child) > MAX_NEST {
+    let depth = longest(&g, parent, |n| &n.parents);
+    let height = longest(&g, child, |n| &n.children);
+    if reaches(&g, child, parent) || depth + 1 + height > MAX_NEST {
         return Err(eloop());
     }
     let (p, c) = (addr(parent), addr(child));
