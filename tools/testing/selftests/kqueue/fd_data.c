@@ -47,11 +47,6 @@ static void read_n(struct __test_metadata *_metadata, int fd, size_t len)
 	ASSERT_EQ((ssize_t)len, r) TH_LOG("read(%d, %zu): %s", fd, len, strerror(errno));
 }
 
-static void make_pipe(struct __test_metadata *_metadata, int p[2])
-{
-	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK)) TH_LOG("pipe2: %s", strerror(errno));
-}
-
 static void add(struct __test_metadata *_metadata, int kq, int fd, short filter,
 		unsigned short flags, unsigned int fflags, intptr_t data, void *udata)
 {
@@ -207,16 +202,8 @@ TEST(fifo_data)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	int kq = kq_new(_metadata), rfd, wfd;
-	char path[64];
 
-	snprintf(path, sizeof(path), "/tmp/kq-datafifo-%d", getpid());
-	unlink(path);
-	ASSERT_EQ(0, mkfifo(path, 0600)) TH_LOG("mkfifo %s: %s", path, strerror(errno));
-	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	ASSERT_LE(0, rfd);
-	wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	ASSERT_LE(0, wfd);
-	unlink(path);
+	make_fifo(_metadata, "datafifo", &rfd, &wfd);
 
 	add(_metadata, kq, rfd, EVFILT_READ, 0, 0, 0, U(3));
 	ASSERT_NO_EVENT(kq);

@@ -99,11 +99,6 @@ static void write_bytes(struct __test_metadata *_metadata, int fd, size_t len)
 	ASSERT_EQ((ssize_t)len, r) TH_LOG("write(%d, %zu): %s", fd, len, strerror(errno));
 }
 
-static void make_pipe(struct __test_metadata *_metadata, int p[2])
-{
-	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK)) TH_LOG("pipe2: %s", strerror(errno));
-}
-
 /* Register READ on @fd (udata 0x1000 + fd) in @kq; it must not be ready yet. */
 static void check_read_not_ready(struct __test_metadata *_metadata, int kq, int fd)
 {
@@ -153,17 +148,9 @@ TEST(ready_pipe)
 
 TEST(ready_fifo)
 {
-	char path[64];
 	int kq = kq_new(_metadata), rfd, wfd;
 
-	snprintf(path, sizeof(path), "/tmp/kq-fifo-%d", getpid());
-	unlink(path);
-	ASSERT_EQ(0, mkfifo(path, 0600)) TH_LOG("mkfifo %s: %s", path, strerror(errno));
-	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	ASSERT_LE(0, rfd);
-	wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	ASSERT_LE(0, wfd);
-	unlink(path);
+	make_fifo(_metadata, "fifo", &rfd, &wfd);
 
 	check_read_not_ready(_metadata, kq, rfd);
 	write_bytes(_metadata, wfd, 3);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -230,6 +231,29 @@ static inline int join_within(pthread_t t, void **ret, long ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	return pthread_timedjoin_np(t, ret, &ts);
+}
+
+
+/* A non-blocking, close-on-exec pipe. */
+static inline void make_pipe(struct __test_metadata *_metadata, int p[2])
+{
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK)) TH_LOG("pipe2: %s", strerror(errno));
+}
+
+/* A FIFO in /tmp named after @tag, opened non-blocking at both ends, unlinked. */
+static inline void make_fifo(struct __test_metadata *_metadata, const char *tag,
+			     int *rfd, int *wfd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/kq-%s-%d", tag, getpid());
+	unlink(path);
+	ASSERT_EQ(0, mkfifo(path, 0600)) TH_LOG("mkfifo %s: %s", path, strerror(errno));
+	*rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, *rfd);
+	*wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, *wfd);
+	unlink(path);
 }
 
 #endif /* KQUEUE_SELFTEST_H */
