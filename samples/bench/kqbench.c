@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kqbench: kevent() against epoll, same boot, same pipes, as ratios.
+ *
+ * For N = 10, 1000, 10000 read ends of pipes:
+ *
+ *   register  one kevent() call with N EV_ADD|EVFILT_READ changes on a fresh
+ *             kqueue, against N epoll_ctl(EPOLL_CTL_ADD, EPOLLIN) calls on a
+ *             fresh epoll instance; median over REG_REPS repetitions,
+ *             reported per fd.
+ *   wait      all N registered (level-triggered), exactly one pipe holding
+ *             one unread byte: kevent(kq, NULL, 0, ev, 64, {0, 0}) against
+ *             epoll_wait(ep, ev, 64, 0); each call must return exactly that
+ *             one event (anything else aborts). Median over WAIT_BLOCKS
+ *             blocks of WAIT_ITERS calls, reported per call.
+ *
+ * kqueue and epoll runs alternate (A B A B ...) so that drift hits both.
+ * Times come from clock_gettime(CLOCK_MONOTONIC); on a jiffies clocksource
+ * they are meaningless and kqbench refuses to run (exit status 3).
+ * Under an emulator (QEMU TCG) only the ratios mean anything.
+ *
+ *   kqbench            run; exit status 0 when the measurement was done
+ *   kqbench --force    run even on a jiffies clocksource
+ *
+ * Built statically against tools/lib/kqueue (make bench, or
+ * make -C samples/bench); needs kqueue.ko loaded.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/event.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_EVENTS	64
+#define WAIT_BLOCKS	21	/* odd, for the median */
+#define WAIT_ITERS	5000	/* calls per block */
+#define MAX_REPS	301
+
+static const int sizes[] = { 10, 1000, 10000 };
+#define NSIZES	(int)(sizeof(sizes) / sizeof(sizes[0]))
+#define MAX_N	10000
+
+/* Repetitions of the registration benchmark: more for the quick ones. */
+static int reg_reps(int n)
+{
+	return n <= 10 ? 301 : n <= 1000 ? 51 : 21;
+}
+
+static int rfd[MAX_N], wfd[MAX_N];
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void mismatch(const char *what, int n, int got, long ident, int want)
+{
+	fprintf(stderr, "kqbench: N=%d: %s returned %d events (first ident %ld), want exactly 1 for fd %d\n",
+		n, what, got, ident, want);
+	abort();
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f || !fgets(buf, len, f))
+		snprintf(buf, len, "unknown");
+	if (f)
+		fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void clocksource(char *buf, size_t len)
+{
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		  buf, len);
+}
+
+static int is_jiffies(const char *cs)
+{
+	return strstr(cs, "jiffies") != NULL;
+}
+
+/*
+ * Right after boot the kernel still runs on tsc-early and switches to the
+ * refined tsc a moment later: wait for that (up to 30 s), so that the
+ * clock does not change in the middle of the measurement.
+ */
+static void settle_clocksource(char *cs, size_t len)
+{
+	int i;
+
+	for (i = 0; i < 300 && !strcmp(cs, "tsc-early"); i++) {
+		if (i == 0)
+			printf("kqbench: waiting for the TSC calibration (clocksource tsc-early)\n");
+		usleep(100000);
+		clocksource(cs, len);
+	}
+}
+
+static void raise_nofile(int need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		die("getrlimit");
+	if (rl.rlim_cur >= (rlim_t)need)
+		return;
+	rl.rlim_cur = need;
+	if (rl.rlim_max < (rlim_t)need)
+		rl.rlim_max = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		die("setrlimit(RLIMIT_NOFILE)");
+}
+
+/* --- registration ------------------------------------------------------- */
+
+static double reg_kqueue(int n, struct kevent *ch)
+{
+	double t0, t1;
+	int kq, r;
+
+	kq = kqueue();
+	if (kq < 0)
+		die("kqueue (is kqueue.ko loaded?)");
+	t0 = now_ns();
+	r = kevent(kq, ch, n, NULL, 0, NULL);
+	t1 = now_ns();
+	if (r != 0) {
+		fprintf(stderr, "kqbench: N=%d: kevent(EV_ADD x %d) returned %d\n", n, n, r);
+		die("kevent");
+	}
+	close(kq);
+	return t1 - t0;
+}
+
+static double reg_epoll(int n)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	double t0, t1;
+	int ep, i;
+
+	ep = epoll_create1(0);
+	if (ep < 0)
+		die("epoll_create1");
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		ev.data.fd = rfd[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, rfd[i], &ev))
+			die("epoll_ctl(ADD)");
+	}
+	t1 = now_ns();
+	close(ep);
+	return t1 - t0;
+}
+
+/* --- wait ----------------------------------------------------------------- */
+
+static double wait_kqueue(int kq, int n, int ready)
+{
+	static const struct timespec zero;
+	struct kevent ev[MAX_EVENTS];
+	double t0, t1;
+	int i, r;
+
+	t0 = now_ns();
+	for (i = 0; i < WAIT_ITERS; i++) {
+		r = kevent(kq, NULL, 0, ev, MAX_EVENTS, &zero);
+		if (r != 1 || (int)ev[0].ident != ready)
+			mismatch("kevent", n, r, r > 0 ? (long)ev[0].ident : -1, ready);
+	}
+	t1 = now_ns();
+	return (t1 - t0) / WAIT_ITERS;
+}
+
+static double wait_epoll(int ep, int n, int ready)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	double t0, t1;
+	int i, r;
+
+	t0 = now_ns();
+	for (i = 0; i < WAIT_ITERS; i++) {
+		r = epoll_wait(ep, ev, MAX_EVENTS, 0);
+		if (r != 1 || ev[0].data.fd != ready)
+			mismatch("epoll_wait", n, r, r > 0 ? (long)ev[0].data.fd : -1, ready);
+	}
+	t1 = now_ns();
+	return (t1 - t0) / WAIT_ITERS;
+}
+
+/* --- one N ------------------------------------------------------------------ */
+
+struct result {
+	int n;
+	double reg_kq, reg_ep;		/* ns per fd */
+	double wait_kq, wait_ep;	/* ns per call */
+};
+
+static void bench(int n, struct kevent *ch, struct result *res)
+{
+	double kq_t[MAX_REPS], ep_t[MAX_REPS];
+	struct epoll_event eev = { .events = EPOLLIN };
+	int reps = reg_reps(n), ready = n / 2;
+	int i, kq, ep;
+
+	for (i = 0; i < n; i++) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC))
+			die("pipe2");
+		rfd[i] = p[0];
+		wfd[i] = p[1];
+		EV_SET(&ch[i], rfd[i], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	}
+	res->n = n;
+
+	/* Registration: one warm-up round each, then A B A B ... */
+	reg_kqueue(n, ch);
+	reg_epoll(n);
+	for (i = 0; i < reps; i++) {
+		kq_t[i] = reg_kqueue(n, ch) / n;
+		ep_t[i] = reg_epoll(n) / n;
+	}
+	res->reg_kq = median(kq_t, reps);
+	res->reg_ep = median(ep_t, reps);
+
+	/* Wait: everything registered, one pipe readable. */
+	kq = kqueue();
+	if (kq < 0)
+		die("kqueue");
+	if (kevent(kq, ch, n, NULL, 0, NULL) != 0)
+		die("kevent(EV_ADD)");
+	ep = epoll_create1(0);
+	if (ep < 0)
+		die("epoll_create1");
+	for (i = 0; i < n; i++) {
+		eev.data.fd = rfd[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, rfd[i], &eev))
+			die("epoll_ctl(ADD)");
+	}
+	if (write(wfd[ready], "x", 1) != 1)
+		die("write");
+	wait_kqueue(kq, n, rfd[ready]);
+	wait_epoll(ep, n, rfd[ready]);
+	for (i = 0; i < WAIT_BLOCKS; i++) {
+		kq_t[i] = wait_kqueue(kq, n, rfd[ready]);
+		ep_t[i] = wait_epoll(ep, n, rfd[ready]);
+	}
+	res->wait_kq = median(kq_t, WAIT_BLOCKS);
+	res->wait_ep = median(ep_t, WAIT_BLOCKS);
+
+	close(kq);
+	close(ep);
+	for (i = 0; i < n; i++) {
+		close(rfd[i]);
+		close(wfd[i]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct kevent ch[MAX_N];
+	struct result res[NSIZES];
+	char cs[64], cs_end[64];
+	struct utsname u;
+	int force = argc > 1 && !strcmp(argv[1], "--force");
+	int i, wait_ok = 1, reg_ok = 1, debug;
+	cpu_set_t cpu;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	clocksource(cs, sizeof(cs));
+	settle_clocksource(cs, sizeof(cs));
+	uname(&u);
+	/* Lockdep and kmemleak announce themselves in /proc and debugfs. */
+	debug = !access("/proc/lockdep", F_OK) ||
+		!access("/sys/kernel/debug/kmemleak", F_OK);
+	printf("kqbench: kernel %s, clocksource %s%s\n", u.release, cs,
+	       debug ? ", DEBUG KERNEL (lockdep/kmemleak): numbers not representative" : "");
+	if (is_jiffies(cs)) {
+		printf("kqbench: clocksource %s is too coarse for these timings%s\n",
+		       cs, force ? "; --force: NUMBERS ARE NOT MEANINGFUL" : "; refusing (--force overrides)");
+		if (!force)
+			return 3;
+	}
+
+	/* One CPU: no migrations in the middle of a block. */
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	sched_setaffinity(0, sizeof(cpu), &cpu);
+	raise_nofile(2 * MAX_N + 64);
+	/* Let what is left of the boot (deferred initcalls, ...) finish. */
+	sleep(2);
+
+	for (i = 0; i < NSIZES; i++)
+		bench(sizes[i], ch, &res[i]);
+
+	clocksource(cs_end, sizeof(cs_end));
+	if (strcmp(cs, cs_end))
+		printf("kqbench: WARNING: clocksource changed during the run (%s -> %s)\n",
+		       cs, cs_end);
+
+	printf("\nwait, 1 of N ready (ns per call, median of %d blocks of %d calls)\n",
+	       WAIT_BLOCKS, WAIT_ITERS);
+	printf("%8s %12s %12s %10s\n", "N", "kqueue", "epoll", "kq/epoll");
+	for (i = 0; i < NSIZES; i++) {
+		double r = res[i].wait_kq / res[i].wait_ep;
+
+		printf("%8d %12.0f %12.0f %10.2f\n", res[i].n, res[i].wait_kq,
+		       res[i].wait_ep, r);
+		wait_ok &= r <= 1.2;
+	}
+	printf("\nregistration of N fds: one kevent() vs N epoll_ctl() (ns per fd, median)\n");
+	printf("%8s %12s %12s %10s %6s\n", "N", "kqueue", "epoll", "kq/epoll", "reps");
+	for (i = 0; i < NSIZES; i++) {
+		double r = res[i].reg_kq / res[i].reg_ep;
+
+		printf("%8d %12.0f %12.0f %10.2f %6d\n", res[i].n, res[i].reg_kq,
+		       res[i].reg_ep, r, reg_reps(res[i].n));
+		reg_ok &= r < 1.0;
+	}
+	printf("\ngoal: wait within 1.2x of epoll: %s; registration faster than epoll: %s\n",
+	       wait_ok ? "met" : "NOT met", reg_ok ? "met" : "NOT met");
+	return 0;
+}
