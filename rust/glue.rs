@@ -31,7 +31,8 @@ extern "C" {
     fn kq_fd_is(fd: u32, file: *mut c_void) -> bool;
     fn kq_file_data(file: *mut c_void, write: bool, err: *mut i32) -> i64;
     fn kq_current_files() -> usize;
-    fn kq_open_fds_word(i: u32) -> usize;
+    fn kq_closed_fds(ours: *const usize, nwords: u32, closed: *mut usize) -> bool;
+    fn kq_wake_if_waiters(head: *mut bindings::wait_queue_head, key: u32);
 }
 
 /// A `spin_lock_irqsave` backend for [`Lock`]: usable from hard-irq hooks.
@@ -137,17 +138,12 @@ impl WaitQueue {
         unsafe { kq_wake_nested(self.head.get(), key, subclass, level.get()) };
     }
 
-    /// Wakes every waiter; `key` is the poll mask handed to wake callbacks.
+    /// Wakes every waiter, if there is any; `key` is the poll mask handed to wake
+    /// callbacks. The caller changed the condition before (under a lock or with a barrier
+    /// implied by dropping it); `wq_has_sleeper` orders that against the check.
     pub(crate) fn wake_all(&self, key: u32) {
         // SAFETY: The head is initialised; a poll mask as key is what poll waiters expect.
-        unsafe {
-            bindings::__wake_up(
-                self.head.get(),
-                bindings::TASK_NORMAL,
-                0,
-                key as usize as *mut c_void,
-            )
-        };
+        unsafe { kq_wake_if_waiters(self.head.get(), key) };
     }
 
     /// Sleeps interruptibly until `ready()` holds, a signal arrives or the absolute
@@ -248,8 +244,11 @@ pub(crate) fn current_files() -> usize {
     unsafe { kq_current_files() }
 }
 
-/// Word `i` of the current task's open-descriptor bitmap (zero past its end).
-pub(crate) fn open_fds_word(i: usize) -> usize {
-    // SAFETY: Called in process context; reads the bitmap under RCU.
-    u32::try_from(i).map_or(0, |i| unsafe { kq_open_fds_word(i) })
+/// Stores in `closed` the descriptors of bitmap `ours` that the current task has not
+/// open (`closed` is as long as `ours`). Returns whether there is any.
+pub(crate) fn closed_fds(ours: &[usize], closed: &mut [usize]) -> bool {
+    let n = ours.len().min(closed.len());
+    // SAFETY: Both slices hold `n` words; called in process context (reads the fd table
+    // under RCU).
+    unsafe { kq_closed_fds(ours.as_ptr(), n as u32, closed.as_mut_ptr()) }
 }

@@ -90,6 +90,8 @@ void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, in
 {
 	unsigned long flags;
 
+	if (!wq_has_sleeper(head))
+		return;
 	spin_lock_irqsave_nested(&head->lock, flags, subclass);
 	WRITE_ONCE(*level, subclass + 1);
 	wake_up_locked_poll(head, key);
@@ -115,20 +117,34 @@ unsigned long kq_current_files(void)
 }
 
 /*
- * Word @i of the current task's open-descriptor bitmap; a word past the
- * table's end reads as all closed.
+ * For the @nwords words of descriptor bitmap @ours, store in @closed the
+ * descriptors the current task does not have open (beyond its table: all).
+ * Returns whether any is set.
  */
-unsigned long kq_open_fds_word(unsigned int i)
+bool kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned long *closed)
 {
 	struct fdtable *fdt;
-	unsigned long word = 0;
+	unsigned long any = 0;
+	unsigned int i, open_words;
 
 	rcu_read_lock();
 	fdt = files_fdtable(current->files);
-	if (i < fdt->max_fds / BITS_PER_LONG)
-		word = READ_ONCE(fdt->open_fds[i]);
+	open_words = fdt->max_fds / BITS_PER_LONG;
+	for (i = 0; i < nwords; i++) {
+		unsigned long open = i < open_words ? READ_ONCE(fdt->open_fds[i]) : 0;
+
+		closed[i] = ours[i] & ~open;
+		any |= closed[i];
+	}
 	rcu_read_unlock();
-	return word;
+	return any;
+}
+
+/* Wake @head's waiters, if it has any (wq_has_sleeper() orders the check). */
+void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key)
+{
+	if (wq_has_sleeper(head))
+		wake_up_poll(head, key);
 }
 
 /* Bytes buffered in a pipe or FIFO (@write: room left for writing). */
@@ -137,17 +153,24 @@ static long long kq_pipe_data(struct pipe_inode_info *pipe, bool write)
 	unsigned int head, tail, used;
 	long long n = 0;
 
-	pipe_lock(pipe);
-	head = pipe->head;
-	tail = pipe->tail;
-	used = pipe_occupancy(head, tail);
+	/*
+	 * The room needs only head and tail, read without the mutex as
+	 * pipe_poll() does. Buffered bytes walk the ring, which F_SETPIPE_SZ
+	 * replaces (and frees) under the mutex: take it for that.
+	 */
 	if (write) {
-		if (used < pipe->max_usage)
-			n = (long long)(pipe->max_usage - used) * PAGE_SIZE;
-	} else {
-		for (; tail != head; tail++)
-			n += pipe_buf(pipe, tail)->len;
+		unsigned int max = READ_ONCE(pipe->max_usage);
+
+		head = READ_ONCE(pipe->head);
+		tail = READ_ONCE(pipe->tail);
+		used = pipe_occupancy(head, tail);
+		if (used < max)
+			n = (long long)(max - used) * PAGE_SIZE;
+		return n;
 	}
+	pipe_lock(pipe);
+	for (head = pipe->head, tail = pipe->tail; tail != head; tail++)
+		n += pipe_buf(pipe, tail)->len;
 	pipe_unlock(pipe);
 	return n;
 }

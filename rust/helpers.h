@@ -26,6 +26,7 @@ void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, in
 bool kq_fd_is(unsigned int fd, struct file *file);
 long long kq_file_data(struct file *file, bool write, int *err);
 unsigned long kq_current_files(void);
-unsigned long kq_open_fds_word(unsigned int i);
+bool kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned long *closed);
+void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
 
 #endif

@@ -20,16 +20,21 @@ const MAX_ARGS_SIZE: usize = 4096;
 /// Reads `struct kqueue_kevent_args` with extensible-struct rules: at least version 0,
 /// unknown trailing bytes must be zero.
 fn read_args(arg: usize) -> Result<KeventArgs> {
-    let mut size_reader = UserSlice::new(UserPtr::from_addr(arg), 4).reader();
-    let size = size_reader.read::<u32>()? as usize;
+    // Version 0 is the smallest valid size: read it whole at once.
+    let mut reader = UserSlice::new(UserPtr::from_addr(arg), MAX_ARGS_SIZE).reader();
+    let args = reader.read::<KeventArgs>()?;
+    let size = args.size as usize;
     if size < KEVENT_ARGS_SIZE_VER0 {
         return Err(EINVAL);
     }
     if size > MAX_ARGS_SIZE {
         return Err(E2BIG);
     }
-    let mut reader = UserSlice::new(UserPtr::from_addr(arg), size).reader();
-    let args = reader.read::<KeventArgs>()?;
+    let mut reader = UserSlice::new(
+        UserPtr::from_addr(arg + KEVENT_ARGS_SIZE_VER0),
+        size - KEVENT_ARGS_SIZE_VER0,
+    )
+    .reader();
     let mut tail = [0u8; 64];
     while !reader.is_empty() {
         let len = reader.len().min(tail.len());
@@ -92,12 +97,8 @@ impl EventOut {
     /// Checks the next `n` slots are writable before events are taken off the queue,
     /// so that a bad buffer fails with EFAULT without losing events.
     fn probe(&self, n: usize) -> Result {
-        let zero = [0u8; KEV_SIZE];
-        let mut w = self.slot(n).writer();
-        for _ in 0..n {
-            w.write_slice(&zero)?;
-        }
-        Ok(())
+        let zero = [0u8; BATCH * KEV_SIZE];
+        self.slot(n).writer().write_slice(&zero[..n * KEV_SIZE])
     }
 }
 
@@ -161,20 +162,22 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
     }
 
     let mut batch = [KEvent::default(); BATCH];
-    let mut first = true;
     let mut budget = None;
-    loop {
-        let len = out.room.min(BATCH);
-        out.probe(len)?;
-        let n = if first {
-            kq.scan(&mut batch[..len], deadline, &mut budget)?
-        } else {
-            kq.collect(&mut batch[..len], &mut budget)
-        };
-        first = false;
+    let len = out.room.min(BATCH);
+    let n = kq.scan(&mut batch[..len], deadline, &mut budget, |n| out.probe(n))?;
+    out.push(&batch[..n])?;
+    // More pending than one batch: keep collecting, without sleeping.
+    while n == len && out.room > 0 {
+        let take = out.room.min(BATCH).min(kq.pending());
+        if take == 0 {
+            break;
+        }
+        out.probe(take)?;
+        let n = kq.collect(&mut batch[..take], &mut budget);
         out.push(&batch[..n])?;
-        if n < len || out.room == 0 {
-            return Ok(out.written);
+        if n < take {
+            break;
         }
     }
+    Ok(out.written)
 }

@@ -184,7 +184,11 @@ impl Kqueue {
     /// that they release their files (BSD drops them at close()).
     pub(crate) fn sweep_closed(&self) {
         let mut gone = Unlinked::new();
-        self.fds.lock().closed(|fd| {
+        let mut fds = self.fds.lock();
+        if fds.is_empty() {
+            return;
+        }
+        fds.closed(|fd| {
             let mut guard = self.inner.lock();
             let mut remain = false;
             for filter in [EVFILT_READ, EVFILT_WRITE] {
@@ -203,6 +207,7 @@ impl Kqueue {
             }
             remain
         });
+        drop(fds);
         self.free_unlinked(gone);
     }
 
@@ -222,7 +227,12 @@ impl Kqueue {
     fn finish_add(&self, kn: &Arc<Knote>, kev: &KEvent) -> Result {
         let polled = match &kn.file {
             Some(file) => match self.attach(kn, file) {
-                Ok(mask) => Some((mask, measure(file, kn.key.filter))),
+                // `data` is measured again at delivery; now it only matters for a
+                // low-water mark.
+                Ok(mask) if kev.fflags & NOTE_LOWAT != 0 => {
+                    Some((mask, measure(file, kn.key.filter)))
+                }
+                Ok(mask) => Some((mask, fd::Measure::NONE)),
                 Err(e) => {
                     let mut guard = self.inner.lock();
                     kn.state.access_mut(&mut guard).influx -= 1;
@@ -559,27 +569,40 @@ impl Kqueue {
 
     /// Collects up to `out.len()` events, sleeping until one is ready, the absolute
     /// monotonic `deadline` (None: forever) passes, or a signal arrives.
-    /// `budget` carries the pass over to later [`Kqueue::collect`] calls.
+    /// `budget` carries the pass over to later [`Kqueue::collect`] calls. `probe(n)` is
+    /// called before `n` events are taken off the queue (the caller checks it can store
+    /// them, so that a bad buffer loses nothing).
     pub(crate) fn scan(
         &self,
         out: &mut [KEvent],
         deadline: Option<i64>,
         budget: &mut Option<usize>,
+        mut probe: impl FnMut(usize) -> Result,
     ) -> Result<usize> {
+        let ready = || -> Option<Result<usize>> {
+            let guard = self.inner.lock();
+            if guard.closing {
+                return Some(Err(EBADF));
+            }
+            (guard.nready > 0 || deadline == Some(0)).then_some(Ok(guard.nready))
+        };
         loop {
-            let woke = self.waiters.wait_until(deadline, || {
-                let guard = self.inner.lock();
-                if guard.closing {
-                    return Some(Err(EBADF));
-                }
-                (guard.nready > 0 || deadline == Some(0)).then_some(Ok(()))
-            });
-            match woke {
+            // Events pending (or a poll): no need to queue on `waiters` at all.
+            let woke = match ready() {
+                Some(r) => Ok(r),
+                None => self.waiters.wait_until(deadline, ready),
+            };
+            let pending = match woke {
                 Ok(r) => r?,
                 Err(WaitEnd::TimedOut) => return Ok(0),
                 Err(WaitEnd::Interrupted) => return Err(EINTR),
+            };
+            let take = out.len().min(pending);
+            if take == 0 {
+                return Ok(0);
             }
-            let n = self.collect(out, budget);
+            probe(take)?;
+            let n = self.collect(&mut out[..take], budget);
             let expired = deadline.is_some_and(|d| d <= glue::monotonic_ns());
             if n > 0 || expired {
                 return Ok(n);
