@@ -28,24 +28,6 @@
 /* Bound for asynchronous delivery (TCP/UDP over loopback). */
 #define WAIT_MS 5000
 
-static char big[70000];
-
-static void write_n(struct __test_metadata *_metadata, int fd, size_t len)
-{
-	ssize_t r;
-
-	ASSERT_GE(sizeof(big), len);
-	memset(big, 'd', len);
-	r = write(fd, big, len);
-	ASSERT_EQ((ssize_t)len, r) TH_LOG("write(%d, %zu): %s", fd, len, strerror(errno));
-}
-
-static void read_n(struct __test_metadata *_metadata, int fd, size_t len)
-{
-	ssize_t r = read(fd, big, len);
-
-	ASSERT_EQ((ssize_t)len, r) TH_LOG("read(%d, %zu): %s", fd, len, strerror(errno));
-}
 
 static void add(struct __test_metadata *_metadata, int kq, int fd, short filter,
 		unsigned short flags, unsigned int fflags, intptr_t data, void *udata)
@@ -460,9 +442,9 @@ static void check_udp(struct __test_metadata *_metadata, int nonblock)
 	/* still 30 on the next poll */
 	ASSERT_ONE_EVENT(kq, ev_of(s, EVFILT_READ, 0, 0, 30, U(13)));
 	/* one datagram read: 20 left */
-	ASSERT_EQ(10, recv(s, big, sizeof(big), 0));
+	ASSERT_EQ(10, recv(s, kq_test_buf, sizeof(kq_test_buf), 0));
 	ASSERT_ONE_EVENT(kq, ev_of(s, EVFILT_READ, 0, 0, 20, U(13)));
-	ASSERT_EQ(20, recv(s, big, sizeof(big), 0));
+	ASSERT_EQ(20, recv(s, kq_test_buf, sizeof(kq_test_buf), 0));
 	ASSERT_NO_EVENT(kq);
 	check_sock_write(_metadata, c);
 	check_sock_write(_metadata, s);

@@ -88,16 +88,6 @@ static void add_rw(struct __test_metadata *_metadata, int kq, int fd, short filt
 	kq_change(_metadata, kq, kev(fd, filter, EV_ADD | flags, 0, 0, udata));
 }
 
-static void write_bytes(struct __test_metadata *_metadata, int fd, size_t len)
-{
-	char buf[256];
-	ssize_t r;
-
-	ASSERT_GE(sizeof(buf), len);
-	memset(buf, 'k', len);
-	r = write(fd, buf, len);
-	ASSERT_EQ((ssize_t)len, r) TH_LOG("write(%d, %zu): %s", fd, len, strerror(errno));
-}
 
 /* Register READ on @fd (udata 0x1000 + fd) in @kq; it must not be ready yet. */
 static void check_read_not_ready(struct __test_metadata *_metadata, int kq, int fd)
@@ -125,7 +115,7 @@ TEST(ready_pipe)
 
 	make_pipe(_metadata, p);
 	check_read_not_ready(_metadata, kq, p[0]);
-	write_bytes(_metadata, p[1], 5);
+	write_n(_metadata, p[1], 5);
 	ASSERT_READY(kq, rw_ev(p[0], EVFILT_READ, EV_ADD, U(0x1000 + p[0])), 0);
 	check_write_ready(_metadata, p[1]);
 
@@ -153,7 +143,7 @@ TEST(ready_fifo)
 	make_fifo(_metadata, "fifo", &rfd, &wfd);
 
 	check_read_not_ready(_metadata, kq, rfd);
-	write_bytes(_metadata, wfd, 3);
+	write_n(_metadata, wfd, 3);
 	ASSERT_READY(kq, rw_ev(rfd, EVFILT_READ, EV_ADD, U(0x1000 + rfd)), 0);
 	check_write_ready(_metadata, wfd);
 	close(rfd);
@@ -167,7 +157,7 @@ static void check_socketpair(struct __test_metadata *_metadata, int type)
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv));
 	check_read_not_ready(_metadata, kq, sv[0]);
-	write_bytes(_metadata, sv[1], 9);
+	write_n(_metadata, sv[1], 9);
 	ASSERT_READY(kq, rw_ev(sv[0], EVFILT_READ, EV_ADD, U(0x1000 + sv[0])), 0);
 	check_write_ready(_metadata, sv[0]);
 	check_write_ready(_metadata, sv[1]);
@@ -215,7 +205,7 @@ TEST(ready_tcp_loopback)
 
 	/* the connected pair */
 	check_read_not_ready(_metadata, kq, afd);
-	write_bytes(_metadata, cfd, 4);
+	write_n(_metadata, cfd, 4);
 	ASSERT_READY(kq, rw_ev(afd, EVFILT_READ, EV_ADD, U(0x1000 + afd)), WAIT_MS);
 	check_write_ready(_metadata, cfd);
 	check_write_ready(_metadata, afd);
@@ -303,7 +293,7 @@ TEST(ready_pty)
 	ASSERT_EQ(0, tcsetattr(slave, TCSANOW, &tio));
 
 	check_read_not_ready(_metadata, kq, slave);
-	write_bytes(_metadata, master, 6);
+	write_n(_metadata, master, 6);
 	/* the tty layer hands input to the line discipline from a worker */
 	ASSERT_READY(kq, rw_ev(slave, EVFILT_READ, EV_ADD, U(0x1000 + slave)), WAIT_MS);
 	check_write_ready(_metadata, slave);
@@ -394,7 +384,7 @@ TEST(level_vs_clear)
 	make_pipe(_metadata, p);
 	add_rw(_metadata, kl, p[0], EVFILT_READ, 0, U(0x1e));
 	add_rw(_metadata, kc, p[0], EVFILT_READ, EV_CLEAR, U(0xc1));
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 
 	/* level: on every call while the data is unread */
 	for (i = 0; i < 3; i++)
@@ -404,7 +394,7 @@ TEST(level_vs_clear)
 	ASSERT_READY(kc, rw_ev(p[0], EVFILT_READ, EV_ADD | EV_CLEAR, U(0xc1)), 0);
 	ASSERT_NO_EVENT(kc);
 	ASSERT_NO_EVENT(kc);
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_READY(kc, rw_ev(p[0], EVFILT_READ, EV_ADD | EV_CLEAR, U(0xc1)), 0);
 	ASSERT_NO_EVENT(kc);
 
@@ -427,11 +417,11 @@ TEST(dispatch_rearm_with_unread_data)
 
 	make_pipe(_metadata, p);
 	add_rw(_metadata, kq, p[0], EVFILT_READ, EV_DISPATCH, U(0xd));
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_READY(kq, rw_ev(p[0], EVFILT_READ, reg, U(0xd)), 0);
 	/* disabled after delivery, also when more data arrives */
 	ASSERT_NO_EVENT(kq);
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_NO_EVENT(kq);
 	/* re-armed with the data still unread: fires again, once */
 	kq_change(_metadata, kq, kev(p[0], EVFILT_READ, EV_ENABLE, 0, 0, U(0xd)));
@@ -450,10 +440,10 @@ TEST(oneshot_then_gone)
 
 	make_pipe(_metadata, p);
 	add_rw(_metadata, kq, p[0], EVFILT_READ, EV_ONESHOT, U(0x0e));
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_READY(kq, rw_ev(p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, U(0x0e)), 0);
 	ASSERT_NO_EVENT(kq);
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_NO_EVENT(kq);
 	ASSERT_CHANGE_ERR(kq, kev(p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL), ENOENT);
 	close(p[0]);
@@ -469,7 +459,7 @@ TEST(delete_drops_pending_event)
 
 	make_pipe(_metadata, p);
 	/* ready at registration */
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	add_rw(_metadata, kq, p[0], EVFILT_READ, 0, U(1));
 	kq_change(_metadata, kq, kev(p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL));
 	ASSERT_NO_EVENT(kq);
@@ -477,10 +467,10 @@ TEST(delete_drops_pending_event)
 	add_rw(_metadata, kq, p[0], EVFILT_READ, EV_CLEAR, U(2));
 	ASSERT_READY(kq, rw_ev(p[0], EVFILT_READ, EV_ADD | EV_CLEAR, U(2)), 0);
 	ASSERT_NO_EVENT(kq);
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	kq_change(_metadata, kq, kev(p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL));
 	ASSERT_NO_EVENT(kq);
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_NO_EVENT(kq);
 	close(p[0]);
 	close(p[1]);
@@ -518,7 +508,7 @@ TEST(read_and_write_on_one_socket)
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv));
 	add_rw(_metadata, kq, sv[0], EVFILT_READ, 0, U(0x4d));
 	add_rw(_metadata, kq, sv[0], EVFILT_WRITE, 0, U(0x3e));
-	write_bytes(_metadata, sv[1], 2);
+	write_n(_metadata, sv[1], 2);
 
 	collect_by_filter(_metadata, kq, 2, &rd, &wr);
 	ASSERT_KEV_NODATA(rw_ev(sv[0], EVFILT_READ, EV_ADD, U(0x4d)), &rd);
@@ -548,7 +538,7 @@ TEST(one_fd_in_two_kqueues)
 	make_pipe(_metadata, p);
 	add_rw(_metadata, k1, p[0], EVFILT_READ, 0, U(0xa1));
 	add_rw(_metadata, k2, p[0], EVFILT_READ, 0, U(0xa2));
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_READY(k1, rw_ev(p[0], EVFILT_READ, EV_ADD, U(0xa1)), 0);
 	ASSERT_READY(k2, rw_ev(p[0], EVFILT_READ, EV_ADD, U(0xa2)), 0);
 	kq_change(_metadata, k1, kev(p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL));
@@ -557,7 +547,7 @@ TEST(one_fd_in_two_kqueues)
 	/* drained, then new data: still only the other one reports */
 	ASSERT_EQ(1, read(p[0], &c, 1));
 	ASSERT_NO_EVENT(k2);
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_READY(k2, rw_ev(p[0], EVFILT_READ, EV_ADD, U(0xa2)), 0);
 	ASSERT_NO_EVENT(k1);
 	close(p[0]);
@@ -589,16 +579,16 @@ TEST(close_then_reuse_fd)
 	ASSERT_EQ(n, dup2(b[0], n));
 	close(b[0]);
 
-	write_bytes(_metadata, a[1], 1);
+	write_n(_metadata, a[1], 1);
 	ASSERT_NO_EVENT(kq);
 	ASSERT_NO_EVENT(kq);
 
 	/* N is pipe B now: a fresh knote, only it fires */
 	add_rw(_metadata, kq, n, EVFILT_READ, 0, U(0xb));
 	ASSERT_NO_EVENT(kq);
-	write_bytes(_metadata, b[1], 1);
+	write_n(_metadata, b[1], 1);
 	ASSERT_READY(kq, rw_ev(n, EVFILT_READ, EV_ADD, U(0xb)), 0);
-	write_bytes(_metadata, a[1], 1);
+	write_n(_metadata, a[1], 1);
 	ASSERT_READY(kq, rw_ev(n, EVFILT_READ, EV_ADD, U(0xb)), 0);
 	close(n);
 	close(keep_a);
@@ -616,7 +606,7 @@ TEST(close_reuse_then_delete)
 	make_pipe(_metadata, b);
 	n = a[0];
 	add_rw(_metadata, kq, n, EVFILT_READ, 0, U(0xa));
-	write_bytes(_metadata, a[1], 1);	/* pending when closed */
+	write_n(_metadata, a[1], 1);	/* pending when closed */
 	close(n);
 	ASSERT_EQ(n, dup2(b[0], n));
 	close(b[0]);
@@ -633,7 +623,7 @@ TEST(close_reuse_then_delete)
 
 	add_rw(_metadata, kq, n, EVFILT_READ, 0, U(0xb));
 	ASSERT_NO_EVENT(kq);
-	write_bytes(_metadata, b[1], 1);
+	write_n(_metadata, b[1], 1);
 	ASSERT_READY(kq, rw_ev(n, EVFILT_READ, EV_ADD, U(0xb)), 0);
 	close(n);
 	close(a[1]);
@@ -731,7 +721,7 @@ TEST_F_TIMEOUT(many, ten_thousand_pipes, 120)
 	}
 	ASSERT_NO_EVENT(kq);
 
-	write_bytes(_metadata, self->wr[hit], 1);
+	write_n(_metadata, self->wr[hit], 1);
 	for (i = 0; i < 2; i++) {
 		memset(ev, 0, sizeof(ev));
 		n = kq_poll(kq, ev, 16);
@@ -936,7 +926,7 @@ TEST(poll_kqueue_watching_pipe)
 	add_rw(_metadata, kq, p[0], EVFILT_READ, 0, U(1));
 	pf = (struct pollfd){ .fd = kq, .events = POLLIN | POLLRDNORM };
 	ASSERT_EQ(0, poll(&pf, 1, 0));
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	ASSERT_EQ(1, poll(&pf, 1, 0));
 	ASSERT_EQ(POLLIN | POLLRDNORM, pf.revents);
 	ASSERT_EQ(1, read(p[0], &c, 1));
@@ -972,7 +962,7 @@ TEST(epoll_kqueue_watching_pipe)
 	add_rw(_metadata, kq, p[0], EVFILT_READ, 0, U(1));
 	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, kq, &ee));
 	ASSERT_EQ(0, epoll_wait(ep, out, 2, 0));
-	write_bytes(_metadata, p[1], 1);
+	write_n(_metadata, p[1], 1);
 	memset(out, 0, sizeof(out));
 	ASSERT_EQ(1, epoll_wait(ep, out, 2, 0));
 	ASSERT_EQ(EPOLLIN, out[0].events);

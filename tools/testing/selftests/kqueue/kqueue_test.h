@@ -256,4 +256,28 @@ static inline void make_fifo(struct __test_metadata *_metadata, const char *tag,
 	unlink(path);
 }
 
+
+/* Writes @len bytes (at most 70000) to @fd in one call, which must take them all. */
+static char kq_test_buf[70000];
+
+static inline void write_n(struct __test_metadata *_metadata, int fd, size_t len)
+{
+	ssize_t r;
+
+	ASSERT_GE(sizeof(kq_test_buf), len);
+	memset(kq_test_buf, 'd', len);
+	r = write(fd, kq_test_buf, len);
+	ASSERT_EQ((ssize_t)len, r) TH_LOG("write(%d, %zu): %s", fd, len, strerror(errno));
+}
+
+/* Reads exactly @len bytes (at most 70000) from @fd in one call. */
+static inline void read_n(struct __test_metadata *_metadata, int fd, size_t len)
+{
+	ssize_t r;
+
+	ASSERT_GE(sizeof(kq_test_buf), len);
+	r = read(fd, kq_test_buf, len);
+	ASSERT_EQ((ssize_t)len, r) TH_LOG("read(%d, %zu): %s", fd, len, strerror(errno));
+}
+
 #endif /* KQUEUE_SELFTEST_H */
