@@ -11,16 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-#define CHECK(cond) do {						\
-	if (cond) {							\
-		passed++;						\
-	} else {							\
-		failed++;						\
-		printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);	\
-	}								\
-} while (0)
+#include "check.h"
 
 /* 1 if fd is open in a child of fork(), 0 if not, -1 on error. */
 static int open_in_child(int fd)

@@ -12,17 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-#define CHECK(cond) do {						\
-	if (cond) {							\
-		passed++;						\
-	} else {							\
-		failed++;						\
-		printf("FAIL %s:%d: %s (errno %d)\n", __FILE__,	\
-		       __LINE__, #cond, errno);				\
-	}								\
-} while (0)
+#include "check.h"
 
 static void without_module(void)
 {
