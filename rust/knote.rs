@@ -7,7 +7,7 @@
 //! [`LockedBy`] the kqueue's lock: no other lock protects it.
 
 use crate::{
-    filter::FilterState,
+    filter::{FilterState, Source},
     poll::PollHook,
     queue::{KqInner, Kqueue},
     uapi::KEvent,
@@ -64,6 +64,8 @@ pub(crate) struct Knote {
     pub(crate) file: Option<ARef<File>>,
     /// Address of the registering task's fd table (compared, never dereferenced).
     pub(crate) owner_files: usize,
+    /// Where events come from, for filters not on descriptors.
+    pub(crate) source: Source,
     /// Wait entries in the file's queues.
     #[pin]
     pub(crate) hook: PollHook,
@@ -96,6 +98,7 @@ impl Knote {
         key: KnoteKey,
         kq: &Kqueue,
         file: Option<ARef<File>>,
+        source: Source,
         state: LockedBy<KnoteState, KqInner>,
     ) -> impl PinInit<Self> {
         let kq: *const Kqueue = kq;
@@ -104,6 +107,7 @@ impl Knote {
             kq,
             file,
             owner_files: crate::glue::current_files(),
+            source,
             hook <- PollHook::new(),
             links <- ListLinks::new(),
             links_track <- AtomicTracker::new(),

@@ -225,30 +225,35 @@ impl Kqueue {
     /// Second half of adding a knote: hook it into its file unlocked, then leave flux
     /// and apply the change.
     fn finish_add(&self, kn: &Arc<Knote>, kev: &KEvent) -> Result {
-        let polled = match &kn.file {
-            Some(file) => match self.attach(kn, file) {
+        let attached = match &kn.file {
+            Some(file) => self.attach(kn, file).map(|mask| {
                 // `data` is measured again at delivery; now it only matters for a
                 // low-water mark.
-                Ok(mask) if kev.fflags & NOTE_LOWAT != 0 => {
-                    Some((mask, measure(file, kn.key.filter)))
+                let data = if kev.fflags & NOTE_LOWAT != 0 {
+                    measure(file, kn.key.filter)
+                } else {
+                    fd::Measure::NONE
+                };
+                Some((mask, data))
+            }),
+            None => kn.source.attach(kn).map(|()| None),
+        };
+        let polled = match attached {
+            Ok(polled) => polled,
+            Err(e) => {
+                let mut guard = self.inner.lock();
+                kn.state.access_mut(&mut guard).influx -= 1;
+                let mut gone = Unlinked::new();
+                Self::unlink(&mut guard, kn, &mut gone);
+                drop(guard);
+                self.flux.wake_all(0);
+                // Nothing is hooked and no edge recorded: just give the charge back.
+                while let Some(kn) = gone.pop_front() {
+                    self.charge.uncharge();
+                    drop(kn);
                 }
-                Ok(mask) => Some((mask, fd::Measure::NONE)),
-                Err(e) => {
-                    let mut guard = self.inner.lock();
-                    kn.state.access_mut(&mut guard).influx -= 1;
-                    let mut gone = Unlinked::new();
-                    Self::unlink(&mut guard, kn, &mut gone);
-                    drop(guard);
-                    self.flux.wake_all(0);
-                    // Nothing is hooked and no edge recorded: just give the charge back.
-                    while let Some(kn) = gone.pop_front() {
-                        self.charge.uncharge();
-                        drop(kn);
-                    }
-                    return Err(e);
-                }
-            },
-            None => None,
+                return Err(e);
+            }
         };
         let mut guard = self.inner.lock();
         kn.state.access_mut(&mut guard).influx -= 1;
@@ -382,6 +387,7 @@ impl Kqueue {
     fn free_unlinked(&self, mut gone: Unlinked) {
         while let Some(kn) = gone.pop_front() {
             kn.hook.detach();
+            kn.source.detach(&kn);
             if let Some(child) = Self::nested_child(&kn) {
                 nest::unlink(self, child);
             }
@@ -719,6 +725,27 @@ pub(crate) fn hook_fired(kn: &Knote, mask: u32) {
     if !fd::wakes(kn.key.filter, mask) {
         return;
     }
+    // A kqueue watching a kqueue: one level deeper than the waking kqueue's wake-up.
+    let level = match Kqueue::nested_child(kn) {
+        Some(child) => child.wake_level(),
+        None => 1,
+    };
+    activate_at(kn, level, |_| true);
+}
+
+/// An event source fired for `kn`: `update` records the event in the filter's state
+/// under the kqueue's lock and says whether the knote's condition now holds; if so the
+/// knote is queued and waiters are woken after the lock is dropped.
+///
+/// Callable from any context (hard irq, tracepoint probes, with the source's own
+/// locks held), by a hook of `kn`'s [`crate::filter::Source`] while it is attached.
+#[allow(dead_code)] // The first users are the EVFILT_PROC and EVFILT_TIMER hooks.
+pub(crate) fn activate(kn: &Knote, update: impl FnOnce(&mut FilterState) -> bool) {
+    activate_at(kn, 0, update)
+}
+
+/// [`activate`] from wake-up nesting `level` (see [`Kqueue::wake`]).
+fn activate_at(kn: &Knote, level: i32, update: impl FnOnce(&mut FilterState) -> bool) {
     // SAFETY: A knote's hooks are detached before its kqueue goes away.
     let kq = unsafe { &*kn.kq };
     // SAFETY: `kn` is the content of an `Arc<Knote>` (hooks get `&*arc`), alive while hooked.
@@ -726,18 +753,13 @@ pub(crate) fn hook_fired(kn: &Knote, mask: u32) {
     let mut guard = kq.inner.lock();
     let inner = &mut *guard;
     let st = kn.state.access_mut(inner);
-    if st.status & KN_DETACHED != 0 {
+    if st.status & KN_DETACHED != 0 || !update(&mut st.filter) {
         return;
     }
     st.status |= KN_ACTIVE;
     let woke = Kqueue::enqueue(inner, arc);
     drop(guard);
     if woke {
-        // A kqueue watching a kqueue: one level deeper than the waking kqueue's wake-up.
-        let level = match Kqueue::nested_child(kn) {
-            Some(child) => child.wake_level(),
-            None => 1,
-        };
         kq.wake(level);
     }
 }
@@ -765,6 +787,7 @@ struct NewKnote {
 impl NewKnote {
     fn alloc(kq: &Kqueue, kev: &KEvent) -> Result<Self> {
         let filter = FilterState::new(kev)?;
+        let source = crate::filter::Source::new(kev)?;
         let file = if FilterState::on_fd(kev.filter) {
             let file = fd::fget(kev.ident)?;
             // fget succeeded, so the ident is a valid descriptor number.
@@ -793,7 +816,7 @@ impl NewKnote {
         };
         let alloc = || -> Result<Self> {
             let knote = Arc::pin_init(
-                Knote::new(key, kq, file, LockedBy::new(&kq.inner, state)),
+                Knote::new(key, kq, file, source, LockedBy::new(&kq.inner, state)),
                 GFP_KERNEL_ACCOUNT,
             )?;
             let reservation = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;

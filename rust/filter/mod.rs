@@ -10,8 +10,44 @@
 pub(crate) mod fd;
 mod user;
 
-use crate::uapi::{KEvent, EVFILT_READ, EVFILT_USER, EVFILT_WRITE, EV_ADD};
-use kernel::prelude::*;
+use crate::{
+    knote::Knote,
+    uapi::{KEvent, EVFILT_READ, EVFILT_USER, EVFILT_WRITE, EV_ADD},
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// Where a knote's events come from when that is not a descriptor's wait queue
+/// (those use the knote's poll hook): a process, a timer, a signal, an inode.
+///
+/// Made at allocation (may sleep), hooked by [`Source::attach`] once the knote is in
+/// its kqueue's table (in flux, lock dropped), unhooked by [`Source::detach`] after
+/// it left the table. Hooks report with [`crate::queue::activate`].
+pub(crate) enum Source {
+    /// Nothing to hook: EVFILT_USER, and descriptors.
+    None,
+}
+
+impl Source {
+    /// The source a registration needs; errors are the registration's.
+    pub(crate) fn new(_kev: &KEvent) -> Result<Self> {
+        Ok(Self::None)
+    }
+
+    /// Starts reporting events for `kn`. May sleep.
+    pub(crate) fn attach(&self, _kn: &Arc<Knote>) -> Result {
+        match self {
+            Self::None => Ok(()),
+        }
+    }
+
+    /// Stops reporting: when it returns, no hook of this source runs for `kn` or
+    /// will run. May sleep.
+    pub(crate) fn detach(&self, _kn: &Knote) {
+        match self {
+            Self::None => {}
+        }
+    }
+}
 
 /// Per-knote state of its filter.
 pub(crate) enum FilterState {
