@@ -733,19 +733,20 @@ pub(crate) fn hook_fired(kn: &Knote, mask: u32) {
     activate_at(kn, level, |_| true);
 }
 
-/// An event source fired for `kn`: `update` records the event in the filter's state
-/// under the kqueue's lock and says whether the knote's condition now holds; if so the
-/// knote is queued and waiters are woken after the lock is dropped.
+/// An event source fired for `kn`: `update` records the event in the knote's state
+/// (normally its filter's; also its flags, e.g. EV_EOF) under the kqueue's lock and
+/// says whether the knote's condition now holds; if so the knote is queued and
+/// waiters are woken after the lock is dropped.
 ///
 /// Callable from any context (hard irq, tracepoint probes, with the source's own
 /// locks held), by a hook of `kn`'s [`crate::filter::Source`] while it is attached.
 #[allow(dead_code)] // The first users are the EVFILT_PROC and EVFILT_TIMER hooks.
-pub(crate) fn activate(kn: &Knote, update: impl FnOnce(&mut FilterState) -> bool) {
+pub(crate) fn activate(kn: &Knote, update: impl FnOnce(&mut KnoteState) -> bool) {
     activate_at(kn, 0, update)
 }
 
 /// [`activate`] from wake-up nesting `level` (see [`Kqueue::wake`]).
-fn activate_at(kn: &Knote, level: i32, update: impl FnOnce(&mut FilterState) -> bool) {
+fn activate_at(kn: &Knote, level: i32, update: impl FnOnce(&mut KnoteState) -> bool) {
     // SAFETY: A knote's hooks are detached before its kqueue goes away.
     let kq = unsafe { &*kn.kq };
     // SAFETY: `kn` is the content of an `Arc<Knote>` (hooks get `&*arc`), alive while hooked.
@@ -753,7 +754,7 @@ fn activate_at(kn: &Knote, level: i32, update: impl FnOnce(&mut FilterState) -> 
     let mut guard = kq.inner.lock();
     let inner = &mut *guard;
     let st = kn.state.access_mut(inner);
-    if st.status & KN_DETACHED != 0 || !update(&mut st.filter) {
+    if st.status & KN_DETACHED != 0 || !update(st) {
         return;
     }
     st.status |= KN_ACTIVE;
