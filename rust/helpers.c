@@ -240,3 +240,8 @@ long long kq_file_data(struct file *file, bool write, int *err)
 		return kq_sock_data(sock->sk, write, err);
 	return -1;
 }
+
+bool kq_hrtimer_queued(struct hrtimer *timer)
+{
+	return hrtimer_is_queued(timer);
+}

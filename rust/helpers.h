@@ -7,6 +7,7 @@
 #define KQUEUE_HELPERS_H
 
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/poll.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -28,5 +29,6 @@ long long kq_file_data(struct file *file, bool write, int *err);
 unsigned long kq_current_files(void);
 bool kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned long *closed);
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
+bool kq_hrtimer_queued(struct hrtimer *timer);
 
 #endif

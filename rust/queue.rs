@@ -134,6 +134,7 @@ impl Kqueue {
             return Err(EINVAL);
         }
         FilterState::check(kev.filter)?;
+        FilterState::validate(kev)?;
         let key = KnoteKey {
             ident: kev.ident,
             filter: kev.filter,
@@ -311,9 +312,9 @@ impl Kqueue {
         let st = kn.state.access_mut(inner);
         st.kev.udata = kev.udata;
         if add {
-            st.kev.flags = kev.flags & EV_PERSISTENT;
+            st.kev.flags = (kev.flags & EV_PERSISTENT) | st.filter.implied_flags();
         }
-        let mut active = st.filter.touch(kev);
+        let mut active = st.filter.touch(kev, &kn.source);
         if let (Some((mask, data)), Some(f)) = (polled, st.filter.fd_mut()) {
             f.polled(mask, data);
             active = f.ready();
@@ -740,7 +741,6 @@ pub(crate) fn hook_fired(kn: &Knote, mask: u32) {
 ///
 /// Callable from any context (hard irq, tracepoint probes, with the source's own
 /// locks held), by a hook of `kn`'s [`crate::filter::Source`] while it is attached.
-#[allow(dead_code)] // The first users are the EVFILT_PROC and EVFILT_TIMER hooks.
 pub(crate) fn activate(kn: &Knote, update: impl FnOnce(&mut KnoteState) -> bool) {
     activate_at(kn, 0, update)
 }

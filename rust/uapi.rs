@@ -16,6 +16,8 @@ pub(crate) const EVFILT_WRITE: i16 = -2;
 pub(crate) const EVFILT_LIBKQUEUE: i16 = -12;
 /// EVFILT_USER.
 pub(crate) const EVFILT_USER: i16 = -11;
+/// EVFILT_TIMER.
+pub(crate) const EVFILT_TIMER: i16 = -7;
 
 /// Add the event (or modify it).
 pub(crate) const EV_ADD: u16 = 0x1;

@@ -8,11 +8,12 @@
 //! reported (`clear`, for EV_CLEAR).
 
 pub(crate) mod fd;
+mod timer;
 mod user;
 
 use crate::{
     knote::Knote,
-    uapi::{KEvent, EVFILT_READ, EVFILT_USER, EVFILT_WRITE, EV_ADD},
+    uapi::{KEvent, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_WRITE, EV_ADD, EV_CLEAR},
 };
 use kernel::{prelude::*, sync::Arc};
 
@@ -25,18 +26,28 @@ use kernel::{prelude::*, sync::Arc};
 pub(crate) enum Source {
     /// Nothing to hook: EVFILT_USER, and descriptors.
     None,
+    /// EVFILT_TIMER: the knote's hrtimer.
+    Timer(Pin<KBox<timer::TimerHook>>),
 }
 
 impl Source {
     /// The source a registration needs; errors are the registration's.
-    pub(crate) fn new(_kev: &KEvent) -> Result<Self> {
-        Ok(Self::None)
+    pub(crate) fn new(kev: &KEvent) -> Result<Self> {
+        match kev.filter {
+            EVFILT_TIMER => Ok(Self::Timer(timer::TimerHook::new()?)),
+            _ => Ok(Self::None),
+        }
     }
 
     /// Starts reporting events for `kn`. May sleep.
-    pub(crate) fn attach(&self, _kn: &Arc<Knote>) -> Result {
+    pub(crate) fn attach(&self, kn: &Arc<Knote>) -> Result {
         match self {
             Self::None => Ok(()),
+            // Started by the EV_ADD that `FilterState::touch` applies next.
+            Self::Timer(t) => {
+                t.attach(kn);
+                Ok(())
+            }
         }
     }
 
@@ -45,6 +56,7 @@ impl Source {
     pub(crate) fn detach(&self, _kn: &Knote) {
         match self {
             Self::None => {}
+            Self::Timer(t) => t.detach(),
         }
     }
 }
@@ -55,6 +67,8 @@ pub(crate) enum FilterState {
     User(user::UserState),
     /// EVFILT_READ, EVFILT_WRITE.
     Fd(fd::FdState),
+    /// EVFILT_TIMER.
+    Timer(timer::TimerState),
 }
 
 impl FilterState {
@@ -65,6 +79,7 @@ impl FilterState {
         match kev.filter {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
             EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
+            EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
             _ => Err(EINVAL),
         }
     }
@@ -72,8 +87,20 @@ impl FilterState {
     /// Checks that `filter` names a filter this module implements.
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
-            EVFILT_USER | EVFILT_READ | EVFILT_WRITE => Ok(()),
+            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_TIMER => Ok(()),
             _ => Err(EINVAL),
+        }
+    }
+
+    /// Checks the filter-specific arguments of a change (those of an EV_ADD), before
+    /// anything is allocated or changed.
+    pub(crate) fn validate(kev: &KEvent) -> Result {
+        if kev.flags & EV_ADD == 0 {
+            return Ok(());
+        }
+        match kev.filter {
+            EVFILT_TIMER => timer::validate(kev),
+            _ => Ok(()),
         }
     }
 
@@ -86,16 +113,19 @@ impl FilterState {
     pub(crate) fn fd_mut(&mut self) -> Option<&mut fd::FdState> {
         match self {
             Self::Fd(f) => Some(f),
-            Self::User(_) => None,
+            _ => None,
         }
     }
 
-    /// Applies a change (EV_ADD of a new knote, or any change to an existing one).
-    /// Returns whether the knote's condition now holds.
-    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
-        match self {
-            Self::User(u) => u.touch(kev),
-            Self::Fd(f) => f.touch(kev),
+    /// Applies a change (EV_ADD of a new knote, or any change to an existing one), under
+    /// the kqueue's lock; `source` is the knote's. Returns whether the knote's condition
+    /// now holds.
+    pub(crate) fn touch(&mut self, kev: &KEvent, source: &Source) -> bool {
+        match (self, source) {
+            (Self::User(u), _) => u.touch(kev),
+            (Self::Fd(f), _) => f.touch(kev),
+            (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook),
+            (Self::Timer(_), _) => false,
         }
     }
 
@@ -105,6 +135,7 @@ impl FilterState {
         match self {
             Self::User(u) => u.deliver(ev),
             Self::Fd(f) => f.deliver(ev),
+            Self::Timer(t) => t.deliver(ev),
         }
     }
 
@@ -114,6 +145,16 @@ impl FilterState {
             Self::User(u) => u.clear(),
             // Descriptors are polled again at each scan: nothing to forget.
             Self::Fd(_) => {}
+            Self::Timer(t) => t.clear(),
+        }
+    }
+
+    /// Flags every registration of this filter gets, reported back: EV_CLEAR for the
+    /// counting filters, as FreeBSD and libkqueue set it.
+    pub(crate) fn implied_flags(&self) -> u16 {
+        match self {
+            Self::Timer(_) => EV_CLEAR,
+            _ => 0,
         }
     }
 
@@ -122,7 +163,7 @@ impl FilterState {
         match self {
             // libkqueue's EVFILT_USER, like FreeBSD, drops EV_ADD from its events.
             Self::User(_) => EV_ADD,
-            Self::Fd(_) => 0,
+            _ => 0,
         }
     }
 }
