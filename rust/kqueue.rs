@@ -38,6 +38,8 @@ module! {
 struct KqueueModule {
     #[pin]
     device: device::KqDevice,
+    /// Dropped after the device is unregistered.
+    filters: filter::Filters,
 }
 
 #[pinned_drop]
@@ -53,6 +55,8 @@ impl kernel::InPlaceModule for KqueueModule {
         charge::init();
         nest::init();
         try_pin_init!(Self {
+            // Before the device: a knote may need them as soon as it can be opened.
+            filters: filter::Filters::new()?,
             device <- device::KqDevice::register(),
         })
     }

@@ -213,13 +213,14 @@ impl Kqueue {
     }
 
     /// Whether `kn`'s descriptor no longer names its file in the registering task
-    /// (it was closed, maybe reused). Other tasks cannot tell, and keep the knote.
+    /// (it was closed, maybe reused; for EVFILT_VNODE, which holds no file: reused for
+    /// another inode). Other tasks cannot tell, and keep the knote.
     fn is_stale(kn: &Knote) -> bool {
         match &kn.file {
             Some(file) => {
                 kn.owner_files == glue::current_files() && !glue::fd_is(kn.key.ident, file)
             }
-            None => false,
+            None => kn.owner_files == glue::current_files() && kn.source.fd_moved(kn.key.ident),
         }
     }
 

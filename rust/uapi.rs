@@ -18,6 +18,8 @@ pub(crate) const EVFILT_LIBKQUEUE: i16 = -12;
 pub(crate) const EVFILT_USER: i16 = -11;
 /// EVFILT_TIMER.
 pub(crate) const EVFILT_TIMER: i16 = -7;
+/// EVFILT_VNODE.
+pub(crate) const EVFILT_VNODE: i16 = -4;
 
 /// Add the event (or modify it).
 pub(crate) const EV_ADD: u16 = 0x1;

@@ -10,12 +10,34 @@
 pub(crate) mod fd;
 mod timer;
 mod user;
+mod vnode;
 
 use crate::{
     knote::Knote,
-    uapi::{KEvent, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_WRITE, EV_ADD, EV_CLEAR},
+    uapi::{
+        KEvent, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, EV_ADD,
+        EV_CLEAR,
+    },
 };
 use kernel::{prelude::*, sync::Arc};
+
+/// What the filters share while the module is loaded (the fsnotify group of
+/// EVFILT_VNODE); dropped at module exit, once no kqueue (hence no knote) is left.
+pub(crate) struct Filters(());
+
+impl Filters {
+    /// Sets up the shared parts.
+    pub(crate) fn new() -> Result<Self> {
+        vnode::init()?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for Filters {
+    fn drop(&mut self) {
+        vnode::exit();
+    }
+}
 
 /// Where a knote's events come from when that is not a descriptor's wait queue
 /// (those use the knote's poll hook): a process, a timer, a signal, an inode.
@@ -28,6 +50,8 @@ pub(crate) enum Source {
     None,
     /// EVFILT_TIMER: the knote's hrtimer.
     Timer(Pin<KBox<timer::TimerHook>>),
+    /// EVFILT_VNODE: the knote's fsnotify mark.
+    Vnode(vnode::VnodeHook),
 }
 
 impl Source {
@@ -35,6 +59,7 @@ impl Source {
     pub(crate) fn new(kev: &KEvent) -> Result<Self> {
         match kev.filter {
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerHook::new()?)),
+            EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeHook::new()?)),
             _ => Ok(Self::None),
         }
     }
@@ -48,6 +73,7 @@ impl Source {
                 t.attach(kn);
                 Ok(())
             }
+            Self::Vnode(v) => v.attach(kn),
         }
     }
 
@@ -57,6 +83,17 @@ impl Source {
         match self {
             Self::None => {}
             Self::Timer(t) => t.detach(),
+            Self::Vnode(v) => v.detach(),
+        }
+    }
+
+    /// Whether the registering task's descriptor `ident` no longer names what this
+    /// source watches (closed and reused): the knote is stale. Only EVFILT_VNODE
+    /// sources watch through a descriptor (they hold no file).
+    pub(crate) fn fd_moved(&self, ident: u64) -> bool {
+        match self {
+            Self::Vnode(v) => v.fd_moved(ident),
+            _ => false,
         }
     }
 }
@@ -69,6 +106,8 @@ pub(crate) enum FilterState {
     Fd(fd::FdState),
     /// EVFILT_TIMER.
     Timer(timer::TimerState),
+    /// EVFILT_VNODE.
+    Vnode(vnode::VnodeState),
 }
 
 impl FilterState {
@@ -80,6 +119,7 @@ impl FilterState {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
             EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
+            EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeState::new())),
             _ => Err(EINVAL),
         }
     }
@@ -87,7 +127,7 @@ impl FilterState {
     /// Checks that `filter` names a filter this module implements.
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
-            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_TIMER => Ok(()),
+            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_TIMER | EVFILT_VNODE => Ok(()),
             _ => Err(EINVAL),
         }
     }
@@ -100,6 +140,7 @@ impl FilterState {
         }
         match kev.filter {
             EVFILT_TIMER => timer::validate(kev),
+            EVFILT_VNODE => vnode::validate(kev),
             _ => Ok(()),
         }
     }
@@ -126,6 +167,7 @@ impl FilterState {
             (Self::Fd(f), _) => f.touch(kev),
             (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook),
             (Self::Timer(_), _) => false,
+            (Self::Vnode(v), _) => v.touch(kev),
         }
     }
 
@@ -136,6 +178,7 @@ impl FilterState {
             Self::User(u) => u.deliver(ev),
             Self::Fd(f) => f.deliver(ev),
             Self::Timer(t) => t.deliver(ev),
+            Self::Vnode(v) => v.deliver(ev),
         }
     }
 
@@ -146,6 +189,7 @@ impl FilterState {
             // Descriptors are polled again at each scan: nothing to forget.
             Self::Fd(_) => {}
             Self::Timer(t) => t.clear(),
+            Self::Vnode(v) => v.clear(),
         }
     }
 
@@ -154,6 +198,7 @@ impl FilterState {
     pub(crate) fn implied_flags(&self) -> u16 {
         match self {
             Self::Timer(_) => EV_CLEAR,
+            Self::Vnode(v) => v.implied_flags(),
             _ => 0,
         }
     }
