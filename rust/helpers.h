@@ -29,4 +29,17 @@ unsigned long kq_current_files(void);
 bool kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned long *closed);
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
 
+struct pid;
+struct pid_namespace;
+struct task_struct;
+void kq_tracepoint_sync(void);
+struct pid *kq_task_tgid(struct task_struct *task);
+bool kq_task_is_process(struct task_struct *task);
+bool kq_pid_is_process(struct pid *pid);
+struct pid *kq_get_pid(struct pid *pid);
+struct pid_namespace *kq_current_pid_ns(void);
+struct pid_namespace *kq_get_pid_ns(struct pid_namespace *ns);
+int kq_proc_exit_status(struct pid *pid, int *status);
+bool kq_may_watch(struct pid *pid);
+
 #endif

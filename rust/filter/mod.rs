@@ -8,11 +8,12 @@
 //! reported (`clear`, for EV_CLEAR).
 
 pub(crate) mod fd;
+pub(crate) mod proc;
 mod user;
 
 use crate::{
     knote::Knote,
-    uapi::{KEvent, EVFILT_READ, EVFILT_USER, EVFILT_WRITE, EV_ADD},
+    uapi::{KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_USER, EVFILT_WRITE, EV_ADD},
 };
 use kernel::{prelude::*, sync::Arc};
 
@@ -23,28 +24,35 @@ use kernel::{prelude::*, sync::Arc};
 /// its kqueue's table (in flux, lock dropped), unhooked by [`Source::detach`] after
 /// it left the table. Hooks report with [`crate::queue::activate`].
 pub(crate) enum Source {
-    /// Nothing to hook: EVFILT_USER, and descriptors.
+    /// Nothing to hook: EVFILT_USER, descriptors, and NOTE_CHILD events.
     None,
+    /// EVFILT_PROC: a process.
+    Proc(Pin<KBox<proc::ProcHook>>),
 }
 
 impl Source {
     /// The source a registration needs; errors are the registration's.
-    pub(crate) fn new(_kev: &KEvent) -> Result<Self> {
-        Ok(Self::None)
+    pub(crate) fn new(kev: &KEvent) -> Result<Self> {
+        match kev.filter {
+            EVFILT_PROC => Ok(Self::Proc(proc::ProcHook::lookup(kev)?)),
+            _ => Ok(Self::None),
+        }
     }
 
     /// Starts reporting events for `kn`. May sleep.
-    pub(crate) fn attach(&self, _kn: &Arc<Knote>) -> Result {
+    pub(crate) fn attach(&self, kn: &Arc<Knote>) -> Result {
         match self {
             Self::None => Ok(()),
+            Self::Proc(p) => p.attach(kn),
         }
     }
 
     /// Stops reporting: when it returns, no hook of this source runs for `kn` or
     /// will run. May sleep.
-    pub(crate) fn detach(&self, _kn: &Knote) {
+    pub(crate) fn detach(&self, kn: &Knote) {
         match self {
             Self::None => {}
+            Self::Proc(p) => p.detach(kn),
         }
     }
 }
@@ -55,6 +63,8 @@ pub(crate) enum FilterState {
     User(user::UserState),
     /// EVFILT_READ, EVFILT_WRITE.
     Fd(fd::FdState),
+    /// EVFILT_PROC.
+    Proc(proc::ProcState),
 }
 
 impl FilterState {
@@ -65,6 +75,7 @@ impl FilterState {
         match kev.filter {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
             EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
+            EVFILT_PROC => Ok(Self::Proc(proc::ProcState::new(kev.fflags))),
             _ => Err(EINVAL),
         }
     }
@@ -72,7 +83,7 @@ impl FilterState {
     /// Checks that `filter` names a filter this module implements.
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
-            EVFILT_USER | EVFILT_READ | EVFILT_WRITE => Ok(()),
+            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC => Ok(()),
             _ => Err(EINVAL),
         }
     }
@@ -86,7 +97,7 @@ impl FilterState {
     pub(crate) fn fd_mut(&mut self) -> Option<&mut fd::FdState> {
         match self {
             Self::Fd(f) => Some(f),
-            Self::User(_) => None,
+            _ => None,
         }
     }
 
@@ -96,6 +107,7 @@ impl FilterState {
         match self {
             Self::User(u) => u.touch(kev),
             Self::Fd(f) => f.touch(kev),
+            Self::Proc(p) => p.touch(kev),
         }
     }
 
@@ -105,6 +117,7 @@ impl FilterState {
         match self {
             Self::User(u) => u.deliver(ev),
             Self::Fd(f) => f.deliver(ev),
+            Self::Proc(p) => p.deliver(ev),
         }
     }
 
@@ -114,6 +127,7 @@ impl FilterState {
             Self::User(u) => u.clear(),
             // Descriptors are polled again at each scan: nothing to forget.
             Self::Fd(_) => {}
+            Self::Proc(p) => p.clear(),
         }
     }
 
@@ -122,7 +136,15 @@ impl FilterState {
         match self {
             // libkqueue's EVFILT_USER, like FreeBSD, drops EV_ADD from its events.
             Self::User(_) => EV_ADD,
-            Self::Fd(_) => 0,
+            _ => 0,
+        }
+    }
+
+    /// Flags the filter always sets in the knote's flags (EV_CLEAR for EVFILT_PROC).
+    pub(crate) fn implied_flags(&self) -> u16 {
+        match self {
+            Self::Proc(p) => p.implied_flags(),
+            _ => 0,
         }
     }
 }
