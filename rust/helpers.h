@@ -44,4 +44,17 @@ void kq_vnode_detach(struct kq_vnode *v);
 void kq_vnode_put(struct kq_vnode *v);
 bool kq_vnode_fd_moved(struct kq_vnode *v, unsigned int fd);
 
+struct pid;
+struct pid_namespace;
+struct task_struct;
+void kq_tracepoint_sync(void);
+struct pid *kq_task_tgid(struct task_struct *task);
+bool kq_task_is_process(struct task_struct *task);
+bool kq_pid_is_process(struct pid *pid);
+struct pid *kq_get_pid(struct pid *pid);
+struct pid_namespace *kq_current_pid_ns(void);
+struct pid_namespace *kq_get_pid_ns(struct pid_namespace *ns);
+int kq_proc_exit_status(struct pid *pid, int *status);
+bool kq_may_watch(struct pid *pid);
+
 #endif

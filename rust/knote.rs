@@ -26,6 +26,20 @@ pub(crate) struct KnoteKey {
     pub(crate) ident: u64,
     /// The filter of the registration.
     pub(crate) filter: i16,
+    /// 0 for registrations; a unique number for event-only knotes a hook adds
+    /// beside a registration with the same ident (NOTE_CHILD).
+    pub(crate) sub: u32,
+}
+
+impl KnoteKey {
+    /// The key of the registration of (`ident`, `filter`).
+    pub(crate) fn new(ident: u64, filter: i16) -> Self {
+        Self {
+            ident,
+            filter,
+            sub: 0,
+        }
+    }
 }
 
 /// The condition of the knote holds (it has an event to report).
@@ -79,6 +93,11 @@ pub(crate) struct Knote {
     detach_links: ListLinks<1>,
     #[pin]
     detach_track: AtomicTracker<1>,
+    /// Links of the list of its event source's knotes (the EVFILT_PROC registry).
+    #[pin]
+    source_links: ListLinks<2>,
+    #[pin]
+    source_track: AtomicTracker<2>,
     /// State under the kqueue's lock.
     pub(crate) state: LockedBy<KnoteState, KqInner>,
 }
@@ -86,10 +105,12 @@ pub(crate) struct Knote {
 kernel::list::impl_list_arc_safe! {
     impl ListArcSafe<0> for Knote { tracked_by links_track: AtomicTracker<0>; }
     impl ListArcSafe<1> for Knote { tracked_by detach_track: AtomicTracker<1>; }
+    impl ListArcSafe<2> for Knote { tracked_by source_track: AtomicTracker<2>; }
 }
 kernel::list::impl_list_item! {
     impl ListItem<0> for Knote { using ListLinks { self.links }; }
     impl ListItem<1> for Knote { using ListLinks { self.detach_links }; }
+    impl ListItem<2> for Knote { using ListLinks { self.source_links }; }
 }
 
 impl Knote {
@@ -113,6 +134,8 @@ impl Knote {
             links_track <- AtomicTracker::new(),
             detach_links <- ListLinks::new(),
             detach_track <- AtomicTracker::new(),
+            source_links <- ListLinks::new(),
+            source_track <- AtomicTracker::new(),
             state,
         })
     }

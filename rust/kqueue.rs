@@ -18,6 +18,7 @@ mod knote;
 mod nest;
 mod poll;
 mod queue;
+mod tracepoint;
 mod uapi;
 
 module! {
@@ -31,6 +32,10 @@ module! {
             default: 1048576,
             description: "Most knotes one user may have registered at once (ENOMEM past it)",
         },
+        proc_restrict: u32 {
+            default: 0,
+            description: "1: EVFILT_PROC watches only processes of the same user, unless CAP_SYS_PTRACE",
+        },
     },
 }
 
@@ -38,7 +43,9 @@ module! {
 struct KqueueModule {
     #[pin]
     device: device::KqDevice,
-    /// Dropped after the device is unregistered.
+    /// Dropped after the device: no kqueue (so no EVFILT_PROC knote) is left.
+    _proc: filter::proc::Hooks,
+    /// Dropped after the device: no kqueue (so no timer, signal or vnode knote) is left.
     filters: filter::Filters,
 }
 
@@ -55,6 +62,7 @@ impl kernel::InPlaceModule for KqueueModule {
         charge::init();
         nest::init();
         try_pin_init!(Self {
+            _proc: filter::proc::Hooks::register()?,
             // Before the device: a knote may need them as soon as it can be opened.
             filters: filter::Filters::new()?,
             device <- device::KqDevice::register(),

@@ -19,7 +19,7 @@ use kernel::{
 extern "C" {
     fn kq_vfs_poll(file: *mut c_void, pt: *mut bindings::poll_table_struct) -> c_uint;
     fn kq_init_poll_table(pt: *mut bindings::poll_table_struct, qproc: bindings::poll_queue_proc);
-    fn kq_init_wait_func(
+    pub(crate) fn kq_init_wait_func(
         entry: *mut bindings::wait_queue_entry,
         func: bindings::wait_queue_func_t,
         private: *mut c_void,
@@ -28,7 +28,7 @@ extern "C" {
         entry: *mut bindings::wait_queue_entry,
         headp: *mut *mut bindings::wait_queue_head,
     );
-    fn kq_wait_remove(
+    pub(crate) fn kq_wait_remove(
         entry: *mut bindings::wait_queue_entry,
         headp: *mut *mut bindings::wait_queue_head,
     );

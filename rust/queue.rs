@@ -135,10 +135,7 @@ impl Kqueue {
         }
         FilterState::check(kev.filter)?;
         FilterState::validate(kev)?;
-        let key = KnoteKey {
-            ident: kev.ident,
-            filter: kev.filter,
-        };
+        let key = KnoteKey::new(kev.ident, kev.filter);
         let mut new: Option<NewKnote> = None;
         loop {
             let mut guard = self.inner.lock();
@@ -193,10 +190,7 @@ impl Kqueue {
             let mut guard = self.inner.lock();
             let mut remain = false;
             for filter in [EVFILT_READ, EVFILT_WRITE] {
-                let key = KnoteKey {
-                    ident: fd as u64,
-                    filter,
-                };
+                let key = KnoteKey::new(fd as u64, filter);
                 let Some(kn) = guard.knotes.get(&key).cloned() else {
                     continue;
                 };
@@ -620,6 +614,74 @@ impl Kqueue {
         }
     }
 
+    /// Allocates, without sleeping, a knote a hook adds to this kqueue (NOTE_TRACK):
+    /// `key`, reporting `kev`, with filter state `filter` and event source `source`.
+    pub(crate) fn new_hook_knote(
+        &self,
+        key: KnoteKey,
+        kev: KEvent,
+        filter: FilterState,
+        source: crate::filter::Source,
+    ) -> Result<HookKnote> {
+        let state = KnoteState {
+            kev,
+            status: 0,
+            influx: 0,
+            filter,
+        };
+        let knote = Arc::pin_init(
+            Knote::new(key, self, None, source, LockedBy::new(&self.inner, state)),
+            GFP_ATOMIC,
+        )?;
+        let reservation = RBTreeNodeReservation::new(GFP_ATOMIC)?;
+        Ok(HookKnote { knote, reservation })
+    }
+
+    /// Adds a knote made by [`Kqueue::new_hook_knote`], charged to the kqueue's user,
+    /// from any context. If its filter has an event it is queued at once. With
+    /// `in_flux` it stays in flux: the caller hooks it up and then calls
+    /// [`Kqueue::end_flux`]. Nothing is added on error: EEXIST if the key is taken,
+    /// EBADF if the kqueue is being released, ENOMEM past the user's cap.
+    pub(crate) fn add_hook_knote(&self, new: HookKnote, in_flux: bool) -> Result<Arc<Knote>> {
+        self.charge.charge(self.max_knotes)?;
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
+        let refused = if inner.closing {
+            Some(EBADF)
+        } else if inner.knotes.get(&new.knote.key).is_some() {
+            Some(EEXIST)
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            drop(guard);
+            self.charge.uncharge();
+            return Err(e);
+        }
+        let kn = new.knote.clone();
+        let st = kn.state.access_mut(inner);
+        st.influx = u32::from(in_flux);
+        let mut ev = st.kev;
+        if st.filter.deliver(&mut ev) {
+            st.status |= KN_ACTIVE;
+        }
+        inner
+            .knotes
+            .insert(new.reservation.into_node(kn.key, new.knote));
+        let woke = Self::enqueue(inner, kn.as_arc_borrow());
+        drop(guard);
+        if woke {
+            self.wake(0);
+        }
+        Ok(kn)
+    }
+
+    /// Ends the flux of a knote added with [`Kqueue::add_hook_knote`].
+    pub(crate) fn end_flux(&self, kn: &Knote) {
+        kn.state.access_mut(&mut self.inner.lock()).influx -= 1;
+        self.flux.wake_all(0);
+    }
+
     /// poll() of the kqueue descriptor: readable while events are pending.
     pub(crate) fn poll_mask(&self) -> u32 {
         if self.inner.lock().nready > 0 {
@@ -780,6 +842,12 @@ fn measure(file: &File, filter: i16) -> fd::Measure {
     fd::Measure { data, error }
 }
 
+/// A knote a hook allocated in atomic context, before insertion.
+pub(crate) struct HookKnote {
+    knote: Arc<Knote>,
+    reservation: RBTreeNodeReservation<KnoteKey, Arc<Knote>>,
+}
+
 /// A knote allocated (and charged) with the lock dropped, before insertion.
 struct NewKnote {
     knote: Arc<Knote>,
@@ -803,7 +871,7 @@ impl NewKnote {
             kev: KEvent {
                 ident: kev.ident,
                 filter: kev.filter,
-                flags: kev.flags & EV_PERSISTENT,
+                flags: (kev.flags & EV_PERSISTENT) | filter.implied_flags(),
                 fflags: 0,
                 data: 0,
                 udata: kev.udata,
@@ -812,10 +880,7 @@ impl NewKnote {
             influx: 0,
             filter,
         };
-        let key = KnoteKey {
-            ident: kev.ident,
-            filter: kev.filter,
-        };
+        let key = KnoteKey::new(kev.ident, kev.filter);
         let alloc = || -> Result<Self> {
             let knote = Arc::pin_init(
                 Knote::new(key, kq, file, source, LockedBy::new(&kq.inner, state)),

@@ -12,6 +12,8 @@ use kernel::{
 pub(crate) const EVFILT_READ: i16 = -1;
 /// EVFILT_WRITE.
 pub(crate) const EVFILT_WRITE: i16 = -2;
+/// EVFILT_PROC.
+pub(crate) const EVFILT_PROC: i16 = -5;
 /// EVFILT_LIBKQUEUE, the most negative defined filter (answered by the library).
 pub(crate) const EVFILT_LIBKQUEUE: i16 = -12;
 /// EVFILT_USER.
@@ -71,6 +73,18 @@ pub(crate) const NOTE_FFCTRLMASK: u32 = 0xc000_0000;
 pub(crate) const NOTE_FFLAGSMASK: u32 = 0x00ff_ffff;
 /// EVFILT_USER: trigger the event.
 pub(crate) const NOTE_TRIGGER: u32 = 0x0100_0000;
+/// EVFILT_PROC: the process exited (`data` is its wait status).
+pub(crate) const NOTE_EXIT: u32 = 0x8000_0000;
+/// EVFILT_PROC: the process forked a new process.
+pub(crate) const NOTE_FORK: u32 = 0x4000_0000;
+/// EVFILT_PROC: the process executed a new program.
+pub(crate) const NOTE_EXEC: u32 = 0x2000_0000;
+/// EVFILT_PROC: follow forks with knotes on the children.
+pub(crate) const NOTE_TRACK: u32 = 0x1;
+/// EVFILT_PROC: a child could not be tracked.
+pub(crate) const NOTE_TRACKERR: u32 = 0x2;
+/// EVFILT_PROC: the event of a tracked child (`data` is the parent's pid).
+pub(crate) const NOTE_CHILD: u32 = 0x4;
 
 /// One change or event: the LP64 layout of BSD `struct kevent`.
 #[repr(C)]

@@ -8,6 +8,7 @@
 //! reported (`clear`, for EV_CLEAR).
 
 pub(crate) mod fd;
+pub(crate) mod proc;
 mod timer;
 mod user;
 mod vnode;
@@ -15,8 +16,8 @@ mod vnode;
 use crate::{
     knote::Knote,
     uapi::{
-        KEvent, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, EV_ADD,
-        EV_CLEAR,
+        KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE,
+        EV_ADD, EV_CLEAR,
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -46,8 +47,10 @@ impl Drop for Filters {
 /// its kqueue's table (in flux, lock dropped), unhooked by [`Source::detach`] after
 /// it left the table. Hooks report with [`crate::queue::activate`].
 pub(crate) enum Source {
-    /// Nothing to hook: EVFILT_USER, and descriptors.
+    /// Nothing to hook: EVFILT_USER, descriptors, and NOTE_CHILD events.
     None,
+    /// EVFILT_PROC: a process.
+    Proc(Pin<KBox<proc::ProcHook>>),
     /// EVFILT_TIMER: the knote's hrtimer.
     Timer(Pin<KBox<timer::TimerHook>>),
     /// EVFILT_VNODE: the knote's fsnotify mark.
@@ -58,6 +61,7 @@ impl Source {
     /// The source a registration needs; errors are the registration's.
     pub(crate) fn new(kev: &KEvent) -> Result<Self> {
         match kev.filter {
+            EVFILT_PROC => Ok(Self::Proc(proc::ProcHook::lookup(kev)?)),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerHook::new()?)),
             EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeHook::new()?)),
             _ => Ok(Self::None),
@@ -68,6 +72,7 @@ impl Source {
     pub(crate) fn attach(&self, kn: &Arc<Knote>) -> Result {
         match self {
             Self::None => Ok(()),
+            Self::Proc(p) => p.attach(kn),
             // Started by the EV_ADD that `FilterState::touch` applies next.
             Self::Timer(t) => {
                 t.attach(kn);
@@ -79,9 +84,10 @@ impl Source {
 
     /// Stops reporting: when it returns, no hook of this source runs for `kn` or
     /// will run. May sleep.
-    pub(crate) fn detach(&self, _kn: &Knote) {
+    pub(crate) fn detach(&self, kn: &Knote) {
         match self {
             Self::None => {}
+            Self::Proc(p) => p.detach(kn),
             Self::Timer(t) => t.detach(),
             Self::Vnode(v) => v.detach(),
         }
@@ -104,6 +110,8 @@ pub(crate) enum FilterState {
     User(user::UserState),
     /// EVFILT_READ, EVFILT_WRITE.
     Fd(fd::FdState),
+    /// EVFILT_PROC.
+    Proc(proc::ProcState),
     /// EVFILT_TIMER.
     Timer(timer::TimerState),
     /// EVFILT_VNODE.
@@ -118,6 +126,7 @@ impl FilterState {
         match kev.filter {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
             EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
+            EVFILT_PROC => Ok(Self::Proc(proc::ProcState::new(kev.fflags))),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
             EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeState::new())),
             _ => Err(EINVAL),
@@ -127,7 +136,8 @@ impl FilterState {
     /// Checks that `filter` names a filter this module implements.
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
-            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_TIMER | EVFILT_VNODE => Ok(()),
+            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC | EVFILT_TIMER
+            | EVFILT_VNODE => Ok(()),
             _ => Err(EINVAL),
         }
     }
@@ -165,6 +175,7 @@ impl FilterState {
         match (self, source) {
             (Self::User(u), _) => u.touch(kev),
             (Self::Fd(f), _) => f.touch(kev),
+            (Self::Proc(p), _) => p.touch(kev),
             (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook),
             (Self::Timer(_), _) => false,
             (Self::Vnode(v), _) => v.touch(kev),
@@ -177,6 +188,7 @@ impl FilterState {
         match self {
             Self::User(u) => u.deliver(ev),
             Self::Fd(f) => f.deliver(ev),
+            Self::Proc(p) => p.deliver(ev),
             Self::Timer(t) => t.deliver(ev),
             Self::Vnode(v) => v.deliver(ev),
         }
@@ -188,18 +200,9 @@ impl FilterState {
             Self::User(u) => u.clear(),
             // Descriptors are polled again at each scan: nothing to forget.
             Self::Fd(_) => {}
+            Self::Proc(p) => p.clear(),
             Self::Timer(t) => t.clear(),
             Self::Vnode(v) => v.clear(),
-        }
-    }
-
-    /// Flags every registration of this filter gets, reported back: EV_CLEAR for the
-    /// counting filters, as FreeBSD and libkqueue set it.
-    pub(crate) fn implied_flags(&self) -> u16 {
-        match self {
-            Self::Timer(_) => EV_CLEAR,
-            Self::Vnode(v) => v.implied_flags(),
-            _ => 0,
         }
     }
 
@@ -208,6 +211,18 @@ impl FilterState {
         match self {
             // libkqueue's EVFILT_USER, like FreeBSD, drops EV_ADD from its events.
             Self::User(_) => EV_ADD,
+            _ => 0,
+        }
+    }
+
+    /// Flags the filter always sets in the knote's flags: EV_CLEAR for the counting
+    /// filters (PROC, TIMER, VNODE), as FreeBSD and libkqueue set it; VNODE adds
+    /// EV_EOF|EV_ONESHOT once its file is gone.
+    pub(crate) fn implied_flags(&self) -> u16 {
+        match self {
+            Self::Proc(p) => p.implied_flags(),
+            Self::Timer(_) => EV_CLEAR,
+            Self::Vnode(v) => v.implied_flags(),
             _ => 0,
         }
     }

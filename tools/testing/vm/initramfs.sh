@@ -53,6 +53,8 @@ busybox=/bin/busybox
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/kq-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
+# mktemp makes it 0700: the guest's / must be searchable by unprivileged tests.
+chmod 0755 "$root"
 mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp,root,kqueue}
 ln -s bin "$root/sbin"
 
