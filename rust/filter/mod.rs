@@ -9,6 +9,7 @@
 
 pub(crate) mod fd;
 pub(crate) mod proc;
+mod signal;
 mod timer;
 mod user;
 mod vnode;
@@ -16,21 +17,25 @@ mod vnode;
 use crate::{
     knote::Knote,
     uapi::{
-        KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE,
-        EV_ADD, EV_CLEAR,
+        KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_SIGNAL, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE,
+        EVFILT_WRITE, EV_ADD, EV_CLEAR,
     },
 };
 use kernel::{prelude::*, sync::Arc};
 
-/// What the filters share while the module is loaded (the fsnotify group of
-/// EVFILT_VNODE); dropped at module exit, once no kqueue (hence no knote) is left.
-pub(crate) struct Filters(());
+/// What the filters share while the module is loaded (the `signal_generate` probe of
+/// EVFILT_SIGNAL, the fsnotify group of EVFILT_VNODE); dropped at module exit, once no
+/// kqueue (hence no knote) is left.
+pub(crate) struct Filters {
+    _signal: signal::Hooks,
+}
 
 impl Filters {
     /// Sets up the shared parts.
     pub(crate) fn new() -> Result<Self> {
+        let signal = signal::Hooks::register()?;
         vnode::init()?;
-        Ok(Self(()))
+        Ok(Self { _signal: signal })
     }
 }
 
@@ -51,6 +56,8 @@ pub(crate) enum Source {
     None,
     /// EVFILT_PROC: a process.
     Proc(Pin<KBox<proc::ProcHook>>),
+    /// EVFILT_SIGNAL: the registering process.
+    Signal(signal::SignalHook),
     /// EVFILT_TIMER: the knote's hrtimer.
     Timer(Pin<KBox<timer::TimerHook>>),
     /// EVFILT_VNODE: the knote's fsnotify mark.
@@ -62,6 +69,7 @@ impl Source {
     pub(crate) fn new(kev: &KEvent) -> Result<Self> {
         match kev.filter {
             EVFILT_PROC => Ok(Self::Proc(proc::ProcHook::lookup(kev)?)),
+            EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalHook::new())),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerHook::new()?)),
             EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeHook::new()?)),
             _ => Ok(Self::None),
@@ -73,6 +81,7 @@ impl Source {
         match self {
             Self::None => Ok(()),
             Self::Proc(p) => p.attach(kn),
+            Self::Signal(s) => s.attach(kn),
             // Started by the EV_ADD that `FilterState::touch` applies next.
             Self::Timer(t) => {
                 t.attach(kn);
@@ -88,6 +97,7 @@ impl Source {
         match self {
             Self::None => {}
             Self::Proc(p) => p.detach(kn),
+            Self::Signal(s) => s.detach(kn),
             Self::Timer(t) => t.detach(),
             Self::Vnode(v) => v.detach(),
         }
@@ -112,6 +122,8 @@ pub(crate) enum FilterState {
     Fd(fd::FdState),
     /// EVFILT_PROC.
     Proc(proc::ProcState),
+    /// EVFILT_SIGNAL.
+    Signal(signal::SignalState),
     /// EVFILT_TIMER.
     Timer(timer::TimerState),
     /// EVFILT_VNODE.
@@ -127,6 +139,7 @@ impl FilterState {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
             EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
             EVFILT_PROC => Ok(Self::Proc(proc::ProcState::new(kev.fflags))),
+            EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalState::new())),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
             EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeState::new())),
             _ => Err(EINVAL),
@@ -136,8 +149,8 @@ impl FilterState {
     /// Checks that `filter` names a filter this module implements.
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
-            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC | EVFILT_TIMER
-            | EVFILT_VNODE => Ok(()),
+            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC | EVFILT_SIGNAL
+            | EVFILT_TIMER | EVFILT_VNODE => Ok(()),
             _ => Err(EINVAL),
         }
     }
@@ -149,6 +162,7 @@ impl FilterState {
             return Ok(());
         }
         match kev.filter {
+            EVFILT_SIGNAL => signal::validate(kev),
             EVFILT_TIMER => timer::validate(kev),
             EVFILT_VNODE => vnode::validate(kev),
             _ => Ok(()),
@@ -176,6 +190,7 @@ impl FilterState {
             (Self::User(u), _) => u.touch(kev),
             (Self::Fd(f), _) => f.touch(kev),
             (Self::Proc(p), _) => p.touch(kev),
+            (Self::Signal(s), _) => s.touch(kev),
             (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook),
             (Self::Timer(_), _) => false,
             (Self::Vnode(v), _) => v.touch(kev),
@@ -189,6 +204,7 @@ impl FilterState {
             Self::User(u) => u.deliver(ev),
             Self::Fd(f) => f.deliver(ev),
             Self::Proc(p) => p.deliver(ev),
+            Self::Signal(s) => s.deliver(ev),
             Self::Timer(t) => t.deliver(ev),
             Self::Vnode(v) => v.deliver(ev),
         }
@@ -201,6 +217,7 @@ impl FilterState {
             // Descriptors are polled again at each scan: nothing to forget.
             Self::Fd(_) => {}
             Self::Proc(p) => p.clear(),
+            Self::Signal(s) => s.clear(),
             Self::Timer(t) => t.clear(),
             Self::Vnode(v) => v.clear(),
         }
@@ -216,12 +233,12 @@ impl FilterState {
     }
 
     /// Flags the filter always sets in the knote's flags: EV_CLEAR for the counting
-    /// filters (PROC, TIMER, VNODE), as FreeBSD and libkqueue set it; VNODE adds
+    /// filters (PROC, SIGNAL, TIMER, VNODE), as FreeBSD and libkqueue set it; VNODE adds
     /// EV_EOF|EV_ONESHOT once its file is gone.
     pub(crate) fn implied_flags(&self) -> u16 {
         match self {
             Self::Proc(p) => p.implied_flags(),
-            Self::Timer(_) => EV_CLEAR,
+            Self::Signal(_) | Self::Timer(_) => EV_CLEAR,
             Self::Vnode(v) => v.implied_flags(),
             _ => 0,
         }
