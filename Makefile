@@ -6,8 +6,9 @@
 #   make run         boot the test VM, load kqueue.ko, run samples/kqdemo
 #   make check       run the selftests in the test VM, then the library's
 #                    host tests; the last line is "N passed, N failed"
-#   make bench       kqbench (kevent vs epoll) in the VM on a non-debug
-#                    kernel; prints the table (not part of make check)
+#   make bench       kqbench (kevent vs epoll) and procbench (EVFILT_PROC)
+#                    in one VM boot on a non-debug kernel; prints the
+#                    tables (not part of make check)
 #   make help        everything else
 #
 # KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
@@ -122,9 +123,11 @@ bench: deps lib
 		-exec cp --parents {} $(BENCHDIR)/src/ \;
 	$(MAKE) -C $(BENCH_KDIR) M=$(BENCHDIR)/src LLVM=$(LLVM) modules
 	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
-	$(VM)/initramfs.sh --module $(BENCHDIR)/src/kqueue.ko \
-		--demo $(BENCHDIR)/kqbench $(BENCHDIR)/bench.cpio.gz
+	$(VM)/initramfs.sh --module $(BENCHDIR)/src/kqueue.ko --timeout 900 \
+		--demo $(BENCHDIR)/kqbench --demo $(BENCHDIR)/procbench \
+		$(BENCHDIR)/bench.cpio.gz
 	KQUEUE_VM_DIR=$(BENCHDIR) KQUEUE_APPEND="tsc=reliable $(KQUEUE_APPEND)" \
+		KQUEUE_TIMEOUT=$${KQUEUE_TIMEOUT:-1500} \
 		$(VM)/run.sh demo $(BENCH_KDIR)/arch/x86/boot/bzImage \
 		$(BENCHDIR)/bench.cpio.gz
 
@@ -160,7 +163,7 @@ help:
 	@echo '  samples            build/samples/kqdemo'
 	@echo '  run                boot the test VM and run kqdemo (exit status = its)'
 	@echo '  check              boot the test VM, run the selftests, then the host tests'
-	@echo '  bench              kqbench (kevent vs epoll) in the VM on the non-debug bench kernel'
+	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
 	@echo 'Variables: KDIR KSRC LLVM=$(LLVM) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
 	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'

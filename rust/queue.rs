@@ -637,13 +637,29 @@ impl Kqueue {
         Ok(HookKnote { knote, reservation })
     }
 
-    /// Adds a knote made by [`Kqueue::new_hook_knote`], charged to the kqueue's user,
-    /// from any context. If its filter has an event it is queued at once. With
-    /// `in_flux` it stays in flux: the caller hooks it up and then calls
-    /// [`Kqueue::end_flux`]. Nothing is added on error: EEXIST if the key is taken,
-    /// EBADF if the kqueue is being released, ENOMEM past the user's cap.
+    /// Charges `n` knotes a hook is about to add to the kqueue's user, all or none:
+    /// ENOMEM past the user's cap.
+    pub(crate) fn charge_hook_knotes(&self, n: usize) -> Result {
+        for i in 0..n {
+            if let Err(e) = self.charge.charge(self.max_knotes) {
+                (0..i).for_each(|_| self.charge.uncharge());
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the charge of a hook knote that will not be added after all.
+    pub(crate) fn uncharge_hook_knote(&self) {
+        self.charge.uncharge();
+    }
+
+    /// Adds a knote made by [`Kqueue::new_hook_knote`], from any context, using one
+    /// charge taken by [`Kqueue::charge_hook_knotes`]. If its filter has an event it is
+    /// queued at once. With `in_flux` it stays in flux: the caller hooks it up and then
+    /// calls [`Kqueue::end_flux`]. Nothing is added on error, and the charge is
+    /// returned: EEXIST if the key is taken, EBADF if the kqueue is being released.
     pub(crate) fn add_hook_knote(&self, new: HookKnote, in_flux: bool) -> Result<Arc<Knote>> {
-        self.charge.charge(self.max_knotes)?;
         let mut guard = self.inner.lock();
         let inner = &mut *guard;
         let refused = if inner.closing {

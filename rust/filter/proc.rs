@@ -457,8 +457,9 @@ fn fire_trackerr(kn: &Knote) {
 }
 
 /// NOTE_TRACK for the knote `parent_kn` (reporting `kev`, watching `sfflags`) at a fork
-/// of `parent` into `child`: adds the NOTE_CHILD event and the child's own knote to
-/// the same kqueue, the latter hooked up in flux and put on `tracked`.
+/// of `parent` into `child`: adds the child's own knote to the same kqueue, hooked up
+/// in flux and put on `tracked`, and then the NOTE_CHILD event. On an error
+/// (NOTE_TRACKERR) neither is added.
 ///
 /// Runs in atomic context with the registry locked, which keeps `parent_kn`'s kqueue
 /// alive (its release detaches `parent_kn` under the same lock) and serialises with it:
@@ -513,12 +514,16 @@ fn track(
         FilterState::Proc(ProcState::new(sfflags)),
         Source::Proc(child_hook),
     )?;
-    kq.add_hook_knote(note, false)?;
+    // Both or neither: a NOTE_CHILD event is queued exactly for a tracked child.
+    kq.charge_hook_knotes(2)?;
     let kn = match kq.add_hook_knote(knote, true) {
         Ok(kn) => kn,
         // Somebody registered the child first: that knote reports its events.
-        Err(e) if e == EEXIST => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) if e == EEXIST => return kq.add_hook_knote(note, false).map(|_| ()),
+        Err(e) => {
+            kq.uncharge_hook_knote();
+            return Err(e);
+        }
     };
     if let Source::Proc(h) = &kn.source {
         h.hang(&kn);
@@ -527,8 +532,9 @@ fn track(
         WATCHED.fetch_add(1, Relaxed);
         tracked.push_back(item);
     }
+    let noted = kq.add_hook_knote(note, false).map(|_| ());
     kq.end_flux(&kn);
-    Ok(())
+    noted
 }
 
 /// The tracepoint probes; dropping them unhooks EVFILT_PROC from the kernel.

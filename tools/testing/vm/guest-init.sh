@@ -7,7 +7,8 @@
 #
 # Job (from /kqueue/job):
 #   MODE=check   run every program of /kqueue/selftests/tests.list
-#   MODE=demo    run /kqueue/$DEMO (kqdemo, kqbench, ...)
+#   MODE=demo    run /kqueue/$DEMO (kqdemo, kqbench, ...); DEMO may name
+#                several programs, run in order (status: the first failure)
 #   TEST_TIMEOUT=<s>   per-program limit (check mode)
 #   MODPARAMS=...      extra insmod parameters
 #
@@ -149,8 +150,13 @@ if load_module; then
 	say "kqueue.ko .text at $(cat /sys/module/kqueue/sections/.text 2>/dev/null)"
 	case $MODE in
 	demo)
-		run_one 1 "$DEMO" "/kqueue/$DEMO"
-		result=$rc
+		seq=0
+		for demo in $DEMO; do
+			seq=$((seq + 1))
+			module_loaded || load_module || break
+			run_one $seq "$demo" "/kqueue/$demo"
+			[ "$result" != 0 ] || result=$rc
+		done
 		;;
 	check)
 		cd /kqueue/selftests || exit 1

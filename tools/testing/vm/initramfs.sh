@@ -10,7 +10,8 @@
 # Options:
 #   --module FILE     the module; lands at /kqueue/kqueue.ko (required)
 #   --demo FILE       demo job: run FILE (as /kqueue/<its name>), e.g. kqdemo
-#                     for make run, the kqbench benchmark for make bench
+#                     for make run, the kqbench benchmark for make bench;
+#                     may be repeated: the programs run in that order
 #   --selftests DIR   check job: copy the programs of DIR to /kqueue/selftests
 #                     and run those named in tests.list (DIR/tests.list, else
 #                     tools/testing/selftests/kqueue/tests.list), in order
@@ -29,11 +30,11 @@ ksft_src=$top/tools/testing/selftests/kqueue
 
 die() { echo "initramfs: $*" >&2; exit 1; }
 
-module= demo= demo_name= selftests= timeout= modparams= out=
+module= demos=() demo_names= selftests= timeout= modparams= out=
 while (($#)); do
 	case $1 in
 	--module) module=$2; shift 2 ;;
-	--demo) demo=$2; shift 2 ;;
+	--demo) demos+=("$2"); shift 2 ;;
 	--selftests) selftests=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--modparams) modparams=$2; shift 2 ;;
@@ -43,7 +44,7 @@ while (($#)); do
 done
 [ -n "$out" ] || die "usage: initramfs.sh --module KO (--demo PROG | --selftests DIR) OUT.cpio.gz"
 [ -f "$module" ] || die "module '$module' not found"
-[ -n "$demo$selftests" ] || die "need --demo or --selftests"
+[ ${#demos[@]} -gt 0 ] || [ -n "$selftests" ] || die "need --demo or --selftests"
 
 is_dynamic() { readelf -l "$1" 2>/dev/null | grep -q 'program interpreter'; }
 
@@ -76,10 +77,12 @@ EOF
 
 install -m 0644 "$module" "$root/kqueue/kqueue.ko"
 
-if [ -n "$demo" ]; then
-	[ -x "$demo" ] || die "demo program '$demo' not found"
-	demo_name=$(basename "$demo")
-	install -m 0755 "$demo" "$root/kqueue/$demo_name"
+if [ ${#demos[@]} -gt 0 ]; then
+	for demo in "${demos[@]}"; do
+		[ -x "$demo" ] || die "demo program '$demo' not found"
+		install -m 0755 "$demo" "$root/kqueue/$(basename "$demo")"
+		demo_names="${demo_names:+$demo_names }$(basename "$demo")"
+	done
 	mode=demo
 else
 	[ -d "$selftests" ] || die "selftests dir '$selftests' not found"
@@ -106,7 +109,7 @@ fi
 
 cat >"$root/kqueue/job" <<EOF
 MODE=$mode
-DEMO=${demo_name:-}
+DEMO="${demo_names:-}"
 TEST_TIMEOUT=${timeout:-300}
 MODPARAMS="$modparams"
 EOF

@@ -18,7 +18,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,8 +30,10 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <sys/event.h>		/* libkqueue-compatible header */
 
@@ -278,6 +282,338 @@ static inline void read_n(struct __test_metadata *_metadata, int fd, size_t len)
 	ASSERT_GE(sizeof(kq_test_buf), len);
 	r = read(fd, kq_test_buf, len);
 	ASSERT_EQ((ssize_t)len, r) TH_LOG("read(%d, %zu): %s", fd, len, strerror(errno));
+}
+
+/* ---- EVFILT_PROC: expected events ------------------------------------- */
+
+/* Flags of a returned EVFILT_PROC event registered with @reg (EV_CLEAR implied). */
+#define PROC_RET_FLAGS(reg) ((unsigned short)(RET_FLAGS(reg) | EV_CLEAR))
+
+/* Expected EVFILT_PROC event; NOTE_EXIT in @fflags adds EV_EOF|EV_ONESHOT. */
+static inline struct kevent proc_ev(pid_t pid, unsigned short regflags, unsigned int fflags,
+				    intptr_t data, void *udata)
+{
+	unsigned short f = PROC_RET_FLAGS(regflags);
+
+	if (fflags & NOTE_EXIT)
+		f |= EV_EOF | EV_ONESHOT;
+	return kev((uintptr_t)pid, EVFILT_PROC, f, fflags, data, udata);
+}
+
+/*
+ * The NOTE_CHILD event of a tracked fork: ident = child, data = parent,
+ * udata and flags of the parent's knote, plus EV_ONESHOT.
+ */
+static inline struct kevent proc_child_ev(pid_t child, pid_t parent, unsigned short regflags,
+					  void *udata)
+{
+	return kev((uintptr_t)child, EVFILT_PROC, PROC_RET_FLAGS(regflags) | EV_ONESHOT,
+		   NOTE_CHILD, parent, udata);
+}
+
+/* EV_ADD an EVFILT_PROC knote; must succeed. */
+static inline void proc_watch(struct __test_metadata *_metadata, int kq, pid_t pid,
+			      unsigned int fflags, void *udata)
+{
+	kq_change(_metadata, kq, kev((uintptr_t)pid, EVFILT_PROC, EV_ADD, fflags, 0, udata));
+}
+
+/* kevent() collecting up to @n events, waiting up to @ms milliseconds. */
+static inline int proc_wait(int kq, struct kevent *ev, int n, long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	return kevent(kq, NULL, 0, ev, n, &ts);
+}
+
+/*
+ * Collect events into @ev (room for @max) until @want have arrived or @ms
+ * passed, then go on collecting for @quiet_ms more (events beyond @want
+ * are collected too, so that a test sees them). Returns the number
+ * collected, or -1 if kevent() failed.
+ */
+static inline int proc_collect(int kq, struct kevent *ev, int max, int want, long ms,
+			       long quiet_ms)
+{
+	int64_t end = now_ms() + ms;
+	int n = 0, r;
+
+	while (n < max) {
+		int64_t left = n < want ? end - now_ms() : quiet_ms;
+
+		if (left <= 0)
+			break;
+		r = proc_wait(kq, ev + n, max - n, left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0 && n >= want)
+			break;
+		n += r;
+	}
+	return n;
+}
+
+/* Exactly one event within @ms (more than one pending is a failure); returned. */
+static inline struct kevent proc_one(struct __test_metadata *_metadata, int kq, long ms)
+{
+	struct kevent ev[4];
+	int n;
+
+	memset(ev, 0, sizeof(ev));
+	n = proc_wait(kq, ev, 4, ms);
+	ASSERT_EQ(1, n) TH_LOG("expected 1 event within %ld ms, kevent returned %d (errno %d)",
+			       ms, n, n < 0 ? errno : 0);
+	return ev[0];
+}
+
+/* No event within @ms. */
+#define ASSERT_QUIET(kq, ms) do { \
+	struct kevent __qev[4]; \
+	int __qn = proc_wait(kq, __qev, 4, ms); \
+	char __qb[160]; \
+	ASSERT_EQ(0, __qn) TH_LOG("expected no event for %d ms, kevent returned %d (errno %d)%s%s", \
+				  (int)(ms), __qn, __qn < 0 ? errno : 0, __qn > 0 ? ": first " : "", \
+				  __qn > 0 ? kev_str(&__qev[0], __qb, sizeof(__qb)) : ""); \
+} while (0)
+
+/* waitpid(@pid) within @ms: the status, or -1 (not reapable in time, or error). */
+static inline int proc_reap(pid_t pid, long ms)
+{
+	int64_t end = now_ms() + ms;
+	int st;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (now_ms() >= end)
+			return -1;
+		sleep_ms(5);
+	}
+}
+
+/* Wait (up to @ms) until @pid is a zombie, without reaping it: 0 or -1. */
+static inline int proc_wait_zombie(pid_t pid, long ms)
+{
+	int64_t end = now_ms() + ms;
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+			return 0;
+		if (now_ms() >= end)
+			return -1;
+		sleep_ms(5);
+	}
+}
+
+/* Orphaned descendants of the test are reparented to it (and reapable). */
+static inline void proc_subreaper(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1)) TH_LOG("PR_SET_CHILD_SUBREAPER: %s",
+							      strerror(errno));
+}
+
+/* ---- EVFILT_PROC: child processes driven through pipes ----------------- */
+
+/*
+ * A "kid" is a forked child process running @fn(in, out, arg), whose exit
+ * status is @fn's return value. The test writes command bytes to kid.to
+ * (the kid's @in) and reads replies from kid.from (the kid's @out). Kids
+ * exit on SIGALRM after KID_ALARM seconds, so that a failed test leaves
+ * nothing behind for long. Checks inside a kid use KID_CHECK, which prints
+ * the failed condition and makes the kid exit with status 1.
+ */
+#define KID_ALARM 120
+
+struct kid {
+	pid_t pid;
+	int to;		/* test -> kid */
+	int from;	/* kid -> test */
+};
+
+typedef int (*kid_fn)(int in, int out, void *arg);
+
+#define KID_CHECK(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "# %s:%d: check failed in pid %d: %s (errno %d: %s)\n", \
+			__FILE__, __LINE__, getpid(), #cond, errno, strerror(errno)); \
+		return 1; \
+	} \
+} while (0)
+
+static inline void kid_spawn(struct __test_metadata *_metadata, struct kid *k, kid_fn fn,
+			     void *arg)
+{
+	int a[2], b[2];
+
+	ASSERT_EQ(0, pipe2(a, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(b, O_CLOEXEC));
+	fflush(NULL);
+	k->pid = fork();
+	ASSERT_LE(0, k->pid) TH_LOG("fork: %s", strerror(errno));
+	if (k->pid == 0) {
+		close(a[1]);
+		close(b[0]);
+		signal(SIGALRM, SIG_DFL);
+		alarm(KID_ALARM);
+		_exit(fn(a[0], b[1], arg));
+	}
+	close(a[0]);
+	close(b[1]);
+	k->to = a[1];
+	k->from = b[0];
+}
+
+static inline void kid_close(struct kid *k)
+{
+	if (k->to >= 0)
+		close(k->to);
+	if (k->from >= 0)
+		close(k->from);
+	k->to = k->from = -1;
+}
+
+/* Read exactly @len bytes from @fd within @ms: 0, or -1 (timeout, EOF, error). */
+static inline int read_within(int fd, void *buf, size_t len, long ms)
+{
+	int64_t end = now_ms() + ms;
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = end - now_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return -1;
+		r = read(fd, (char *)buf + got, len - got);
+		if (r <= 0)
+			return -1;
+		got += r;
+	}
+	return 0;
+}
+
+static inline void kid_send(struct __test_metadata *_metadata, struct kid *k, char c)
+{
+	ASSERT_EQ(1, write(k->to, &c, 1)) TH_LOG("write to kid %d: %s", k->pid, strerror(errno));
+}
+
+/* Read @len bytes the kid sends, within @ms. */
+static inline void kid_recv(struct __test_metadata *_metadata, struct kid *k, void *buf,
+			    size_t len, long ms)
+{
+	ASSERT_EQ(0, read_within(k->from, buf, len, ms))
+		TH_LOG("no reply from kid %d within %ld ms", k->pid, ms);
+}
+
+/* The kid's next reply byte must be @c (within @ms). */
+static inline void kid_expect(struct __test_metadata *_metadata, struct kid *k, char c, long ms)
+{
+	char got = 0;
+
+	kid_recv(_metadata, k, &got, 1, ms);
+	ASSERT_EQ(c, got) TH_LOG("kid %d replied '%c', expected '%c'", k->pid, got, c);
+}
+
+/* Kid side: the next command byte, or -1 at EOF (the test went away). */
+static inline int kid_cmd(int in)
+{
+	char c;
+
+	return read(in, &c, 1) == 1 ? (unsigned char)c : -1;
+}
+
+static inline int kid_reply(int out, const void *buf, size_t len)
+{
+	return write(out, buf, len) == (ssize_t)len ? 0 : -1;
+}
+
+static inline void *kid_thread_nop(void *arg)
+{
+	return arg;
+}
+
+/*
+ * One command of the generic kid server; returns 1 to go on, 0 to exit 0,
+ * or -1 for an unknown command. Commands:
+ *   'f'  fork a child that exits 0 at once, reap it, reply 'd'
+ *   'F'  fork a child that exits 0 at once, do not reap it, reply its pid
+ *   'v'  vfork a child that exits 0 at once, reap it, reply 'd'
+ *   't'  create and join a thread (no new process), reply 'd'
+ *   'c'  followed by a byte N: exit with status N
+ *   'x'  exit 0
+ */
+static inline int kid_server_cmd(int cmd, int in, int out)
+{
+	pthread_t t;
+	pid_t p;
+	int st;
+
+	switch (cmd) {
+	case 'f':
+	case 'F':
+		p = fork();
+		if (p == 0)
+			_exit(0);
+		if (p < 0)
+			return -1;
+		if (cmd == 'F')
+			return kid_reply(out, &p, sizeof(p)) ? -1 : 1;
+		if (waitpid(p, &st, 0) != p)
+			return -1;
+		return kid_reply(out, "d", 1) ? -1 : 1;
+	case 'v':
+		p = vfork();
+		if (p == 0)
+			_exit(0);
+		if (p < 0 || waitpid(p, &st, 0) != p)
+			return -1;
+		return kid_reply(out, "d", 1) ? -1 : 1;
+	case 't':
+		if (pthread_create(&t, NULL, kid_thread_nop, NULL) || pthread_join(t, NULL))
+			return -1;
+		return kid_reply(out, "d", 1) ? -1 : 1;
+	case 'c':
+		st = kid_cmd(in);
+		if (st < 0)
+			return -1;
+		_exit(st);
+	case 'x':
+		return 0;
+	}
+	return -1;
+}
+
+/* The generic kid server (kid_fn): runs kid_server_cmd commands until 'x'. */
+static inline int kid_server(int in, int out, void *arg)
+{
+	int r;
+
+	(void)arg;
+	for (;;) {
+		r = kid_server_cmd(kid_cmd(in), in, out);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			return 2;
+	}
+}
+
+/* Drop to uid/gid 65534 (nobody) for good: 0 or -1. */
+static inline int drop_to_nobody(void)
+{
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534))
+		return -1;
+	return 0;
 }
 
 #endif /* KQUEUE_SELFTEST_H */
