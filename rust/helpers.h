@@ -7,6 +7,7 @@
 #define KQUEUE_HELPERS_H
 
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/poll.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -28,6 +29,20 @@ long long kq_file_data(struct file *file, bool write, int *err);
 unsigned long kq_current_files(void);
 bool kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned long *closed);
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
+bool kq_hrtimer_queued(struct hrtimer *timer);
+
+
+struct kq_vnode;
+typedef void (*kq_vnode_event_fn)(void *kn, u32 mask, unsigned int nlink_before,
+				  unsigned int nlink, loff_t size_before, loff_t size,
+				  bool dir);
+int kq_vnode_init(kq_vnode_event_fn report);
+void kq_vnode_exit(void);
+struct kq_vnode *kq_vnode_new(void);
+int kq_vnode_attach(struct kq_vnode *v, struct file *file, void *kn);
+void kq_vnode_detach(struct kq_vnode *v);
+void kq_vnode_put(struct kq_vnode *v);
+bool kq_vnode_fd_moved(struct kq_vnode *v, unsigned int fd);
 
 struct pid;
 struct pid_namespace;

@@ -45,6 +45,8 @@ struct KqueueModule {
     device: device::KqDevice,
     /// Dropped after the device: no kqueue (so no EVFILT_PROC knote) is left.
     _proc: filter::proc::Hooks,
+    /// Dropped after the device: no kqueue (so no timer, signal or vnode knote) is left.
+    filters: filter::Filters,
 }
 
 #[pinned_drop]
@@ -61,6 +63,8 @@ impl kernel::InPlaceModule for KqueueModule {
         nest::init();
         try_pin_init!(Self {
             _proc: filter::proc::Hooks::register()?,
+            // Before the device: a knote may need them as soon as it can be opened.
+            filters: filter::Filters::new()?,
             device <- device::KqDevice::register(),
         })
     }

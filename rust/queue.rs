@@ -134,6 +134,7 @@ impl Kqueue {
             return Err(EINVAL);
         }
         FilterState::check(kev.filter)?;
+        FilterState::validate(kev)?;
         let key = KnoteKey::new(kev.ident, kev.filter);
         let mut new: Option<NewKnote> = None;
         loop {
@@ -206,13 +207,14 @@ impl Kqueue {
     }
 
     /// Whether `kn`'s descriptor no longer names its file in the registering task
-    /// (it was closed, maybe reused). Other tasks cannot tell, and keep the knote.
+    /// (it was closed, maybe reused; for EVFILT_VNODE, which holds no file: reused for
+    /// another inode). Other tasks cannot tell, and keep the knote.
     fn is_stale(kn: &Knote) -> bool {
         match &kn.file {
             Some(file) => {
                 kn.owner_files == glue::current_files() && !glue::fd_is(kn.key.ident, file)
             }
-            None => false,
+            None => kn.owner_files == glue::current_files() && kn.source.fd_moved(kn.key.ident),
         }
     }
 
@@ -307,7 +309,7 @@ impl Kqueue {
         if add {
             st.kev.flags = (kev.flags & EV_PERSISTENT) | st.filter.implied_flags();
         }
-        let mut active = st.filter.touch(kev);
+        let mut active = st.filter.touch(kev, &kn.source);
         if let (Some((mask, data)), Some(f)) = (polled, st.filter.fd_mut()) {
             f.polled(mask, data);
             active = f.ready();

@@ -18,6 +18,12 @@ pub(crate) const EVFILT_PROC: i16 = -5;
 pub(crate) const EVFILT_LIBKQUEUE: i16 = -12;
 /// EVFILT_USER.
 pub(crate) const EVFILT_USER: i16 = -11;
+/// EVFILT_TIMER.
+pub(crate) const EVFILT_TIMER: i16 = -7;
+/// EVFILT_VNODE.
+pub(crate) const EVFILT_VNODE: i16 = -4;
+/// EVFILT_SIGNAL.
+pub(crate) const EVFILT_SIGNAL: i16 = -6;
 
 /// Add the event (or modify it).
 pub(crate) const EV_ADD: u16 = 0x1;

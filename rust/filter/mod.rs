@@ -9,13 +9,41 @@
 
 pub(crate) mod fd;
 pub(crate) mod proc;
+mod signal;
+mod timer;
 mod user;
+mod vnode;
 
 use crate::{
     knote::Knote,
-    uapi::{KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_USER, EVFILT_WRITE, EV_ADD},
+    uapi::{
+        KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_SIGNAL, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE,
+        EVFILT_WRITE, EV_ADD, EV_CLEAR,
+    },
 };
 use kernel::{prelude::*, sync::Arc};
+
+/// What the filters share while the module is loaded (the `signal_generate` probe of
+/// EVFILT_SIGNAL, the fsnotify group of EVFILT_VNODE); dropped at module exit, once no
+/// kqueue (hence no knote) is left.
+pub(crate) struct Filters {
+    _signal: signal::Hooks,
+}
+
+impl Filters {
+    /// Sets up the shared parts.
+    pub(crate) fn new() -> Result<Self> {
+        let signal = signal::Hooks::register()?;
+        vnode::init()?;
+        Ok(Self { _signal: signal })
+    }
+}
+
+impl Drop for Filters {
+    fn drop(&mut self) {
+        vnode::exit();
+    }
+}
 
 /// Where a knote's events come from when that is not a descriptor's wait queue
 /// (those use the knote's poll hook): a process, a timer, a signal, an inode.
@@ -28,6 +56,12 @@ pub(crate) enum Source {
     None,
     /// EVFILT_PROC: a process.
     Proc(Pin<KBox<proc::ProcHook>>),
+    /// EVFILT_SIGNAL: the registering process.
+    Signal(signal::SignalHook),
+    /// EVFILT_TIMER: the knote's hrtimer.
+    Timer(Pin<KBox<timer::TimerHook>>),
+    /// EVFILT_VNODE: the knote's fsnotify mark.
+    Vnode(vnode::VnodeHook),
 }
 
 impl Source {
@@ -35,6 +69,9 @@ impl Source {
     pub(crate) fn new(kev: &KEvent) -> Result<Self> {
         match kev.filter {
             EVFILT_PROC => Ok(Self::Proc(proc::ProcHook::lookup(kev)?)),
+            EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalHook::new())),
+            EVFILT_TIMER => Ok(Self::Timer(timer::TimerHook::new()?)),
+            EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeHook::new()?)),
             _ => Ok(Self::None),
         }
     }
@@ -44,6 +81,13 @@ impl Source {
         match self {
             Self::None => Ok(()),
             Self::Proc(p) => p.attach(kn),
+            Self::Signal(s) => s.attach(kn),
+            // Started by the EV_ADD that `FilterState::touch` applies next.
+            Self::Timer(t) => {
+                t.attach(kn);
+                Ok(())
+            }
+            Self::Vnode(v) => v.attach(kn),
         }
     }
 
@@ -53,6 +97,19 @@ impl Source {
         match self {
             Self::None => {}
             Self::Proc(p) => p.detach(kn),
+            Self::Signal(s) => s.detach(kn),
+            Self::Timer(t) => t.detach(),
+            Self::Vnode(v) => v.detach(),
+        }
+    }
+
+    /// Whether the registering task's descriptor `ident` no longer names what this
+    /// source watches (closed and reused): the knote is stale. Only EVFILT_VNODE
+    /// sources watch through a descriptor (they hold no file).
+    pub(crate) fn fd_moved(&self, ident: u64) -> bool {
+        match self {
+            Self::Vnode(v) => v.fd_moved(ident),
+            _ => false,
         }
     }
 }
@@ -65,6 +122,12 @@ pub(crate) enum FilterState {
     Fd(fd::FdState),
     /// EVFILT_PROC.
     Proc(proc::ProcState),
+    /// EVFILT_SIGNAL.
+    Signal(signal::SignalState),
+    /// EVFILT_TIMER.
+    Timer(timer::TimerState),
+    /// EVFILT_VNODE.
+    Vnode(vnode::VnodeState),
 }
 
 impl FilterState {
@@ -76,6 +139,9 @@ impl FilterState {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
             EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
             EVFILT_PROC => Ok(Self::Proc(proc::ProcState::new(kev.fflags))),
+            EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalState::new())),
+            EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
+            EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeState::new())),
             _ => Err(EINVAL),
         }
     }
@@ -83,8 +149,23 @@ impl FilterState {
     /// Checks that `filter` names a filter this module implements.
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
-            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC => Ok(()),
+            EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC | EVFILT_SIGNAL
+            | EVFILT_TIMER | EVFILT_VNODE => Ok(()),
             _ => Err(EINVAL),
+        }
+    }
+
+    /// Checks the filter-specific arguments of a change (those of an EV_ADD), before
+    /// anything is allocated or changed.
+    pub(crate) fn validate(kev: &KEvent) -> Result {
+        if kev.flags & EV_ADD == 0 {
+            return Ok(());
+        }
+        match kev.filter {
+            EVFILT_SIGNAL => signal::validate(kev),
+            EVFILT_TIMER => timer::validate(kev),
+            EVFILT_VNODE => vnode::validate(kev),
+            _ => Ok(()),
         }
     }
 
@@ -101,13 +182,18 @@ impl FilterState {
         }
     }
 
-    /// Applies a change (EV_ADD of a new knote, or any change to an existing one).
-    /// Returns whether the knote's condition now holds.
-    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
-        match self {
-            Self::User(u) => u.touch(kev),
-            Self::Fd(f) => f.touch(kev),
-            Self::Proc(p) => p.touch(kev),
+    /// Applies a change (EV_ADD of a new knote, or any change to an existing one), under
+    /// the kqueue's lock; `source` is the knote's. Returns whether the knote's condition
+    /// now holds.
+    pub(crate) fn touch(&mut self, kev: &KEvent, source: &Source) -> bool {
+        match (self, source) {
+            (Self::User(u), _) => u.touch(kev),
+            (Self::Fd(f), _) => f.touch(kev),
+            (Self::Proc(p), _) => p.touch(kev),
+            (Self::Signal(s), _) => s.touch(kev),
+            (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook),
+            (Self::Timer(_), _) => false,
+            (Self::Vnode(v), _) => v.touch(kev),
         }
     }
 
@@ -118,6 +204,9 @@ impl FilterState {
             Self::User(u) => u.deliver(ev),
             Self::Fd(f) => f.deliver(ev),
             Self::Proc(p) => p.deliver(ev),
+            Self::Signal(s) => s.deliver(ev),
+            Self::Timer(t) => t.deliver(ev),
+            Self::Vnode(v) => v.deliver(ev),
         }
     }
 
@@ -128,6 +217,9 @@ impl FilterState {
             // Descriptors are polled again at each scan: nothing to forget.
             Self::Fd(_) => {}
             Self::Proc(p) => p.clear(),
+            Self::Signal(s) => s.clear(),
+            Self::Timer(t) => t.clear(),
+            Self::Vnode(v) => v.clear(),
         }
     }
 
@@ -140,10 +232,14 @@ impl FilterState {
         }
     }
 
-    /// Flags the filter always sets in the knote's flags (EV_CLEAR for EVFILT_PROC).
+    /// Flags the filter always sets in the knote's flags: EV_CLEAR for the counting
+    /// filters (PROC, SIGNAL, TIMER, VNODE), as FreeBSD and libkqueue set it; VNODE adds
+    /// EV_EOF|EV_ONESHOT once its file is gone.
     pub(crate) fn implied_flags(&self) -> u16 {
         match self {
             Self::Proc(p) => p.implied_flags(),
+            Self::Signal(_) | Self::Timer(_) => EV_CLEAR,
+            Self::Vnode(v) => v.implied_flags(),
             _ => 0,
         }
     }

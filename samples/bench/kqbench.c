@@ -14,6 +14,20 @@
  *             one event (anything else aborts). Median over WAIT_BLOCKS
  *             blocks of WAIT_ITERS calls, reported per call.
  *
+ * Timers (EVFILT_TIMER against timerfd, same boot):
+ *
+ *   jitter    a 1 ms periodic timer, TIMER_BLOCKS blocks of TIMER_EXP
+ *             expirations each, alternating kqueue and timerfd blocks;
+ *             each wake-up's lateness is its time minus the time the last
+ *             expiration it reports was due (start + count * period, count
+ *             summed from kevent's data / timerfd's read); median and p99,
+ *             and the expirations reported more than one at a time (late
+ *             enough to miss a period).
+ *   idle      cost of IDLE_TIMERS idle timers (period one hour): the time
+ *             of one kevent() registering them (per timer) against as many
+ *             timerfd_create() + timerfd_settime(), and the 1-of-1-ready
+ *             wait above on a kqueue holding them against one without.
+ *
  * kqueue and epoll runs alternate (A B A B ...) so that drift hits both.
  * Times come from clock_gettime(CLOCK_MONOTONIC); on a jiffies clocksource
  * they are meaningless and kqbench refuses to run (exit status 3).
@@ -35,6 +49,7 @@
 #include <sys/epoll.h>
 #include <sys/event.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +62,13 @@
 static const int sizes[] = { 10, 1000, 10000 };
 #define NSIZES	(int)(sizeof(sizes) / sizeof(sizes[0]))
 #define MAX_N	10000
+
+#define TIMER_PERIOD_NS	1000000LL	/* 1 ms */
+#define TIMER_BLOCKS	6
+#define TIMER_EXP	250		/* expirations per block */
+#define MAX_WAKES	(TIMER_BLOCKS / 2 * TIMER_EXP)
+#define IDLE_TIMERS	10000
+#define IDLE_REPS	7
 
 /* Repetitions of the registration benchmark: more for the quick ones. */
 static int reg_reps(int n)
@@ -289,6 +311,170 @@ static void bench(int n, struct kevent *ch, struct result *res)
 	}
 }
 
+/* --- timers --------------------------------------------------------------- */
+
+struct jitter {
+	double late[MAX_WAKES];	/* ns */
+	int wakes;
+	long missed;		/* expirations reported more than one at a time */
+};
+
+/* One block of TIMER_EXP expirations of a 1 ms EVFILT_TIMER. */
+static void jitter_kqueue(struct jitter *j)
+{
+	struct kevent ch, ev;
+	long long count = 0;
+	double start;
+	int kq = kqueue();
+
+	if (kq < 0)
+		die("kqueue");
+	EV_SET(&ch, 1, EVFILT_TIMER, EV_ADD, NOTE_NSECONDS, TIMER_PERIOD_NS, NULL);
+	start = now_ns();
+	if (kevent(kq, &ch, 1, NULL, 0, NULL))
+		die("kevent(EVFILT_TIMER)");
+	while (count < TIMER_EXP) {
+		if (kevent(kq, NULL, 0, &ev, 1, NULL) != 1)
+			die("kevent(wait timer)");
+		count += ev.data;
+		j->missed += ev.data - 1;
+		j->late[j->wakes++] = now_ns() - (start + count * TIMER_PERIOD_NS);
+	}
+	close(kq);
+}
+
+/* The same with a timerfd. */
+static void jitter_timerfd(struct jitter *j)
+{
+	struct itimerspec its = {
+		{ 0, TIMER_PERIOD_NS }, { 0, TIMER_PERIOD_NS }
+	};
+	long long count = 0;
+	uint64_t n;
+	double start;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	if (fd < 0)
+		die("timerfd_create");
+	start = now_ns();
+	if (timerfd_settime(fd, 0, &its, NULL))
+		die("timerfd_settime");
+	while (count < TIMER_EXP) {
+		if (read(fd, &n, sizeof(n)) != sizeof(n))
+			die("read(timerfd)");
+		count += n;
+		j->missed += n - 1;
+		j->late[j->wakes++] = now_ns() - (start + count * TIMER_PERIOD_NS);
+	}
+	close(fd);
+}
+
+static double pct(double *v, int n, int p)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[(long)n * p / 100 < n ? (long)n * p / 100 : n - 1];
+}
+
+/* Registration of IDLE_TIMERS idle timers, ns per timer: kevent, then timerfd. */
+static void idle_register(double *kq_ns, double *tfd_ns)
+{
+	static struct kevent ch[IDLE_TIMERS];
+	static int fds[IDLE_TIMERS];
+	struct itimerspec its = { { 3600, 0 }, { 3600, 0 } };
+	double t0, t1;
+	int i, kq;
+
+	for (i = 0; i < IDLE_TIMERS; i++)
+		EV_SET(&ch[i], i, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 3600, NULL);
+	kq = kqueue();
+	if (kq < 0)
+		die("kqueue");
+	t0 = now_ns();
+	if (kevent(kq, ch, IDLE_TIMERS, NULL, 0, NULL))
+		die("kevent(EV_ADD timers)");
+	t1 = now_ns();
+	*kq_ns = (t1 - t0) / IDLE_TIMERS;
+	close(kq);
+
+	t0 = now_ns();
+	for (i = 0; i < IDLE_TIMERS; i++) {
+		fds[i] = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		if (fds[i] < 0 || timerfd_settime(fds[i], 0, &its, NULL))
+			die("timerfd");
+	}
+	t1 = now_ns();
+	*tfd_ns = (t1 - t0) / IDLE_TIMERS;
+	for (i = 0; i < IDLE_TIMERS; i++)
+		close(fds[i]);
+}
+
+/*
+ * The 1-of-1-ready wait (ns per call) on a kqueue with IDLE_TIMERS idle
+ * timers and on one without, alternating.
+ */
+static void idle_wait(double *with, double *without)
+{
+	static struct kevent ch[IDLE_TIMERS];
+	double a[WAIT_BLOCKS], b[WAIT_BLOCKS];
+	struct kevent rd;
+	int p[2], kq_t, kq_0, i;
+
+	if (pipe2(p, O_CLOEXEC) || write(p[1], "x", 1) != 1)
+		die("pipe");
+	EV_SET(&rd, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	for (i = 0; i < IDLE_TIMERS; i++)
+		EV_SET(&ch[i], 100000 + i, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 3600, NULL);
+	kq_t = kqueue();
+	kq_0 = kqueue();
+	if (kq_t < 0 || kq_0 < 0)
+		die("kqueue");
+	if (kevent(kq_t, ch, IDLE_TIMERS, NULL, 0, NULL) ||
+	    kevent(kq_t, &rd, 1, NULL, 0, NULL) || kevent(kq_0, &rd, 1, NULL, 0, NULL))
+		die("kevent(EV_ADD)");
+	wait_kqueue(kq_t, IDLE_TIMERS, p[0]);
+	wait_kqueue(kq_0, 0, p[0]);
+	for (i = 0; i < WAIT_BLOCKS; i++) {
+		a[i] = wait_kqueue(kq_t, IDLE_TIMERS, p[0]);
+		b[i] = wait_kqueue(kq_0, 0, p[0]);
+	}
+	*with = median(a, WAIT_BLOCKS);
+	*without = median(b, WAIT_BLOCKS);
+	close(kq_t);
+	close(kq_0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void bench_timers(void)
+{
+	static struct jitter jk, jt;
+	double reg_kq[IDLE_REPS], reg_tfd[IDLE_REPS], with, without;
+	int i;
+
+	for (i = 0; i < TIMER_BLOCKS / 2; i++) {
+		jitter_kqueue(&jk);
+		jitter_timerfd(&jt);
+	}
+	printf("\ntimer jitter: 1 ms periodic, %d expirations each, lateness of each wake-up (us)\n",
+	       TIMER_BLOCKS / 2 * TIMER_EXP);
+	printf("%14s %10s %10s %10s %10s\n", "", "median", "p99", "wake-ups", "missed");
+	printf("%14s %10.1f %10.1f %10d %10ld\n", "EVFILT_TIMER",
+	       pct(jk.late, jk.wakes, 50) / 1e3, pct(jk.late, jk.wakes, 99) / 1e3,
+	       jk.wakes, jk.missed);
+	printf("%14s %10.1f %10.1f %10d %10ld\n", "timerfd",
+	       pct(jt.late, jt.wakes, 50) / 1e3, pct(jt.late, jt.wakes, 99) / 1e3,
+	       jt.wakes, jt.missed);
+
+	for (i = 0; i < IDLE_REPS; i++)
+		idle_register(&reg_kq[i], &reg_tfd[i]);
+	idle_wait(&with, &without);
+	printf("\n%d idle timers (period 1 h)\n", IDLE_TIMERS);
+	printf("  registration, ns per timer (median of %d): kevent %.0f, timerfd_create+settime %.0f\n",
+	       IDLE_REPS, median(reg_kq, IDLE_REPS), median(reg_tfd, IDLE_REPS));
+	printf("  1-of-1-ready kevent() wait, ns per call: with them %.0f, without %.0f (%.2fx)\n",
+	       with, without, with / without);
+}
+
 int main(int argc, char **argv)
 {
 	static struct kevent ch[MAX_N];
@@ -319,12 +505,13 @@ int main(int argc, char **argv)
 	CPU_ZERO(&cpu);
 	CPU_SET(0, &cpu);
 	sched_setaffinity(0, sizeof(cpu), &cpu);
-	raise_nofile(2 * MAX_N + 64);
+	raise_nofile(2 * MAX_N + IDLE_TIMERS + 64);
 	/* Let what is left of the boot (deferred initcalls, ...) finish. */
 	sleep(2);
 
 	for (i = 0; i < NSIZES; i++)
 		bench(sizes[i], ch, &res[i]);
+	bench_timers();
 
 	clocksource(cs_end, sizeof(cs_end));
 	if (strcmp(cs, cs_end))

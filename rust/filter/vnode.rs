@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! EVFILT_VNODE: changes to a file or directory, through fsnotify.
+//!
+//! Each knote puts one fsnotify mark on the inode of its descriptor (the
+//! group and the marks live in `helpers.c`, as fsnotify's structures are not
+//! in the Rust bindings). The mark pins the inode but neither the file nor the
+//! dentry: the knote never delays a deletion, and the watch follows the inode,
+//! not the descriptor (as libkqueue's inotify watches do). fsnotify calls
+//! [`vnode_event`] with the event mask and the inode's link count and size before
+//! and after; it maps them to NOTE_* flags, ORs those the registration asked for
+//! into the knote, and activates it.
+//!
+//! When the inode goes away (deleted and no longer referenced, or its file
+//! system unmounted) fsnotify frees the mark: the knote reports EV_EOF and
+//! EV_ONESHOT (FreeBSD's end of a vnode knote) and is gone after that event.
+
+use crate::{
+    filter::{fd, FilterState},
+    knote::Knote,
+    queue,
+    uapi::{KEvent, EV_ADD, EV_CLEAR, EV_EOF, EV_ONESHOT},
+};
+use core::ptr::NonNull;
+use kernel::{
+    ffi::{c_int, c_uint, c_void},
+    prelude::*,
+};
+
+/// The file was removed (its last link, or the file itself).
+pub(crate) const NOTE_DELETE: u32 = 0x1;
+/// The contents changed (a directory: an entry was added, removed or renamed).
+pub(crate) const NOTE_WRITE: u32 = 0x2;
+/// The file grew.
+pub(crate) const NOTE_EXTEND: u32 = 0x4;
+/// Attributes changed (mode, owner, times, extended attributes).
+pub(crate) const NOTE_ATTRIB: u32 = 0x8;
+/// The link count changed (a directory: a subdirectory came or went).
+pub(crate) const NOTE_LINK: u32 = 0x10;
+/// The file was renamed.
+pub(crate) const NOTE_RENAME: u32 = 0x20;
+/// Access was revoked: the file system was unmounted.
+pub(crate) const NOTE_REVOKE: u32 = 0x40;
+/// The file shrank (truncate).
+pub(crate) const NOTE_TRUNCATE: u32 = 0x80;
+/// Every event EVFILT_VNODE reports.
+const NOTE_ALL: u32 = NOTE_DELETE
+    | NOTE_WRITE
+    | NOTE_EXTEND
+    | NOTE_ATTRIB
+    | NOTE_LINK
+    | NOTE_RENAME
+    | NOTE_REVOKE
+    | NOTE_TRUNCATE;
+
+// fsnotify event bits (include/linux/fsnotify_backend.h, not in the bindings).
+const FS_MODIFY: u32 = 0x2;
+const FS_ATTRIB: u32 = 0x4;
+const FS_MOVED_FROM: u32 = 0x40;
+const FS_MOVED_TO: u32 = 0x80;
+const FS_CREATE: u32 = 0x100;
+const FS_DELETE: u32 = 0x200;
+const FS_DELETE_SELF: u32 = 0x400;
+const FS_MOVE_SELF: u32 = 0x800;
+const FS_UNMOUNT: u32 = 0x2000;
+/// Sent by the glue when fsnotify frees the mark: the watch is over.
+const FS_IN_IGNORED: u32 = 0x8000;
+
+/// `struct kq_vnode` of `helpers.c`: a mark and the knote it reports to.
+#[repr(C)]
+pub(crate) struct KqVnode {
+    _opaque: [u8; 0],
+}
+
+type EventFn = unsafe extern "C" fn(*mut c_void, u32, c_uint, c_uint, i64, i64, bool);
+
+extern "C" {
+    fn kq_vnode_init(report: EventFn) -> c_int;
+    fn kq_vnode_exit();
+    fn kq_vnode_new() -> *mut KqVnode;
+    fn kq_vnode_attach(v: *mut KqVnode, file: *mut c_void, kn: *mut c_void) -> c_int;
+    fn kq_vnode_detach(v: *mut KqVnode);
+    fn kq_vnode_put(v: *mut KqVnode);
+    fn kq_vnode_fd_moved(v: *mut KqVnode, fd: c_uint) -> bool;
+}
+
+/// Creates the module's fsnotify group.
+pub(crate) fn init() -> Result {
+    // SAFETY: Called once at module init; `vnode_event` has the expected signature.
+    let r = unsafe { kq_vnode_init(vnode_event) };
+    if r < 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
+}
+
+/// Waits until fsnotify has freed every mark, then drops the group. Called at module
+/// exit, when no knote is left.
+pub(crate) fn exit() {
+    // SAFETY: `init` succeeded (the module would not be loaded otherwise).
+    unsafe { kq_vnode_exit() };
+}
+
+/// Checks a registration (EV_ADD): the ident must be a descriptor number. Whether it
+/// is open is checked when the knote is attached (EBADF).
+pub(crate) fn validate(kev: &KEvent) -> Result {
+    u32::try_from(kev.ident).map(|_| ()).map_err(|_| EBADF)
+}
+
+/// The fsnotify mark of one EVFILT_VNODE knote.
+///
+/// # Invariants
+///
+/// `v` is a `kq_vnode` from `kq_vnode_new` whose reference this hook owns.
+pub(crate) struct VnodeHook {
+    v: NonNull<KqVnode>,
+}
+
+// SAFETY: The mark is made to be used from any thread; its fields are locked in C.
+unsafe impl Send for VnodeHook {}
+// SAFETY: As above.
+unsafe impl Sync for VnodeHook {}
+
+impl VnodeHook {
+    /// A mark not attached to anything yet.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Allocates and initialises a mark of the module's group (created at init).
+        let v = unsafe { kq_vnode_new() };
+        NonNull::new(v).map(|v| Self { v }).ok_or(ENOMEM)
+    }
+
+    /// Watches the inode of descriptor `kn.key.ident` for `kn`. Runs in the registering
+    /// task; may sleep.
+    pub(crate) fn attach(&self, kn: &Knote) -> Result {
+        let file = fd::fget(kn.key.ident)?;
+        let kn: *const Knote = kn;
+        // SAFETY: `v` is valid (invariant) and attached once; `file` is a live file.
+        // The knote outlives the mark's use of it: `detach` clears it before the knote
+        // is freed.
+        let r =
+            unsafe { kq_vnode_attach(self.v.as_ptr(), file.as_ptr().cast(), kn as *mut c_void) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// Stops reporting: when it returns, no fsnotify handler uses the knote.
+    pub(crate) fn detach(&self) {
+        // SAFETY: `v` is valid and was attached (detach only follows a successful attach).
+        unsafe { kq_vnode_detach(self.v.as_ptr()) };
+    }
+
+    /// Whether descriptor `ident` of the current task now names another inode (closed
+    /// and reused): a new EV_ADD on it replaces this knote.
+    pub(crate) fn fd_moved(&self, ident: u64) -> bool {
+        let Ok(fd) = u32::try_from(ident) else {
+            return false;
+        };
+        // SAFETY: `v` is valid; this only compares pointers under RCU.
+        unsafe { kq_vnode_fd_moved(self.v.as_ptr(), fd) }
+    }
+}
+
+impl Drop for VnodeHook {
+    fn drop(&mut self) {
+        // SAFETY: `v` is valid and this hook owns one reference (invariant); fsnotify
+        // frees the mark once every reference is gone and an SRCU grace period passed.
+        unsafe { kq_vnode_put(self.v.as_ptr()) };
+    }
+}
+
+/// Maps one fsnotify event to NOTE_* flags. `nlink`/`size` are the inode's link count
+/// and size after the event, `*_before` at the previous event.
+fn notes(mask: u32, nlink_before: u32, nlink: u32, size_before: i64, size: i64, dir: bool) -> u32 {
+    let mut notes = 0;
+    let linked = nlink != nlink_before;
+    if mask & FS_MODIFY != 0 {
+        // A write, or a truncate (notify_change with ATTR_SIZE): told apart by the size.
+        notes |= if size < size_before {
+            NOTE_TRUNCATE
+        } else {
+            NOTE_WRITE
+        };
+        if size > size_before {
+            notes |= NOTE_EXTEND;
+        }
+    }
+    if dir && mask & (FS_CREATE | FS_DELETE | FS_MOVED_FROM | FS_MOVED_TO) != 0 {
+        // An entry came or went (BSD: NOTE_WRITE on the directory; NOTE_LINK too when
+        // it was a subdirectory, which changes the directory's link count).
+        notes |= NOTE_WRITE;
+        if linked {
+            notes |= NOTE_LINK;
+        }
+    }
+    if mask & FS_ATTRIB != 0 {
+        // Link count changes (link, unlink, rename over the file) come as FS_ATTRIB too.
+        notes |= if !linked {
+            NOTE_ATTRIB
+        } else if nlink == 0 {
+            NOTE_DELETE
+        } else {
+            NOTE_LINK
+        };
+    }
+    if mask & FS_DELETE_SELF != 0 {
+        notes |= NOTE_DELETE;
+    }
+    if mask & FS_MOVE_SELF != 0 {
+        notes |= NOTE_RENAME;
+    }
+    if mask & FS_UNMOUNT != 0 {
+        notes |= NOTE_REVOKE;
+    }
+    notes
+}
+
+/// fsnotify handler (process context, under the mark's lock).
+///
+/// # Safety
+///
+/// `kn` is the knote of an attached [`VnodeHook`], not detached yet.
+unsafe extern "C" fn vnode_event(
+    kn: *mut c_void,
+    mask: u32,
+    nlink_before: c_uint,
+    nlink: c_uint,
+    size_before: i64,
+    size: i64,
+    dir: bool,
+) {
+    // SAFETY: The caller guarantees the knote is alive and hooked.
+    let kn = unsafe { &*kn.cast::<Knote>() };
+    let happened = notes(mask, nlink_before, nlink, size_before, size, dir);
+    let ended = mask & (FS_IN_IGNORED | FS_UNMOUNT) != 0;
+    queue::activate(kn, |st| {
+        let FilterState::Vnode(v) = &mut st.filter else {
+            return false;
+        };
+        v.fflags |= happened & v.sfflags;
+        if ended {
+            v.ended = true;
+            st.kev.flags |= EV_EOF | EV_ONESHOT;
+        }
+        v.fflags != 0 || v.ended
+    });
+}
+
+/// State of one EVFILT_VNODE knote, under the kqueue's lock.
+pub(crate) struct VnodeState {
+    /// The events the registration asked for.
+    sfflags: u32,
+    /// Events seen since the last delivery.
+    fflags: u32,
+    /// The watch is over (EV_EOF): reported even without any event flag.
+    ended: bool,
+}
+
+impl VnodeState {
+    /// State of a new knote.
+    pub(crate) fn new() -> Self {
+        Self {
+            sfflags: 0,
+            fflags: 0,
+            ended: false,
+        }
+    }
+
+    /// EV_ADD sets the events to report (unknown bits are ignored); events already
+    /// seen stay pending.
+    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
+        if kev.flags & EV_ADD != 0 {
+            self.sfflags = kev.fflags & NOTE_ALL;
+        }
+        self.fflags != 0 || self.ended
+    }
+
+    /// Flags the knote reports besides its registration's: EV_CLEAR always, and
+    /// EV_EOF|EV_ONESHOT once the watch is over (kept by a later EV_ADD).
+    pub(crate) fn implied_flags(&self) -> u16 {
+        if self.ended {
+            EV_CLEAR | EV_EOF | EV_ONESHOT
+        } else {
+            EV_CLEAR
+        }
+    }
+
+    /// `fflags` are the events seen since the last delivery.
+    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
+        ev.fflags = self.fflags;
+        ev.data = 0;
+        self.fflags != 0 || self.ended
+    }
+
+    /// After delivery (EV_CLEAR is implied): forget the events.
+    pub(crate) fn clear(&mut self) {
+        self.fflags = 0;
+    }
+}
