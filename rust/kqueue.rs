@@ -43,10 +43,8 @@ module! {
 struct KqueueModule {
     #[pin]
     device: device::KqDevice,
-    /// Dropped after the device: no kqueue (so no EVFILT_PROC knote) is left.
-    _proc: filter::proc::Hooks,
-    /// Dropped after the device: no kqueue (so no timer, signal or vnode knote) is left.
-    filters: filter::Filters,
+    /// Dropped after the device: no kqueue (so no knote with a hook) is left.
+    _filters: filter::Filters,
 }
 
 #[pinned_drop]
@@ -62,9 +60,8 @@ impl kernel::InPlaceModule for KqueueModule {
         charge::init();
         nest::init();
         try_pin_init!(Self {
-            _proc: filter::proc::Hooks::register()?,
             // Before the device: a knote may need them as soon as it can be opened.
-            filters: filter::Filters::new()?,
+            _filters: filter::Filters::new()?,
             device <- device::KqDevice::register(),
         })
     }

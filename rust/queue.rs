@@ -214,7 +214,7 @@ impl Kqueue {
             Some(file) => {
                 kn.owner_files == glue::current_files() && !glue::fd_is(kn.key.ident, file)
             }
-            None => kn.owner_files == glue::current_files() && kn.source.fd_moved(kn.key.ident),
+            None => kn.source.fd_moved(kn.key.ident) && kn.owner_files == glue::current_files(),
         }
     }
 

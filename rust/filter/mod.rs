@@ -8,7 +8,7 @@
 //! reported (`clear`, for EV_CLEAR).
 
 pub(crate) mod fd;
-pub(crate) mod proc;
+mod proc;
 mod signal;
 mod timer;
 mod user;
@@ -23,19 +23,24 @@ use crate::{
 };
 use kernel::{prelude::*, sync::Arc};
 
-/// What the filters share while the module is loaded (the `signal_generate` probe of
-/// EVFILT_SIGNAL, the fsnotify group of EVFILT_VNODE); dropped at module exit, once no
+/// What the filters share while the module is loaded (the tracepoint probes of
+/// EVFILT_PROC and EVFILT_SIGNAL, the fsnotify group of EVFILT_VNODE); dropped at module exit, once no
 /// kqueue (hence no knote) is left.
 pub(crate) struct Filters {
+    _proc: proc::Hooks,
     _signal: signal::Hooks,
 }
 
 impl Filters {
     /// Sets up the shared parts.
     pub(crate) fn new() -> Result<Self> {
+        let proc = proc::Hooks::register()?;
         let signal = signal::Hooks::register()?;
         vnode::init()?;
-        Ok(Self { _signal: signal })
+        Ok(Self {
+            _proc: proc,
+            _signal: signal,
+        })
     }
 }
 
