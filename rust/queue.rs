@@ -40,6 +40,36 @@ pub(crate) const BATCH: usize = 16;
 
 type Guard<'a> = kernel::sync::lock::Guard<'a, KqInner, crate::glue::IrqSpinLockBackend>;
 
+/// The kqueue's lock, held. When released it publishes the ready count and the
+/// closing state for lock-free readers: a kevent() call that finds events pending
+/// (or must return at once) takes the lock only to collect.
+struct Locked<'a> {
+    kq: &'a Kqueue,
+    guard: Guard<'a>,
+}
+
+impl core::ops::Deref for Locked<'_> {
+    type Target = KqInner;
+    fn deref(&self) -> &KqInner {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut KqInner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Still under the lock; the unlock orders these stores before any wake-up that
+        // follows, and waiters read them after queueing themselves (see `scan`).
+        self.kq.nready.store(self.guard.nready, Relaxed);
+        self.kq.closing.store(self.guard.closing, Relaxed);
+    }
+}
+
 /// What [`Kqueue`]'s lock protects.
 pub(crate) struct KqInner {
     knotes: RBTree<KnoteKey, Arc<Knote>>,
@@ -75,6 +105,10 @@ pub(crate) struct Kqueue {
     nest: Nest,
     /// Wake-up nesting level while this kqueue wakes its pollers (see `kq_wake_nested`).
     wake_level: Opaque<i32>,
+    /// `KqInner::nready` as of the last unlock (see [`Locked`]).
+    nready: Atomic<usize>,
+    /// `KqInner::closing` as of the last unlock.
+    closing: Atomic<bool>,
 }
 
 // SAFETY: `wake_level` is only written under the pollers' queue lock; the rest is Sync.
@@ -107,6 +141,8 @@ impl Kqueue {
             ioctl_refs: Atomic::new(0),
             nest: nest::new(),
             wake_level: Opaque::new(0),
+            nready: Atomic::new(0),
+            closing: Atomic::new(false),
         })
     }
 
@@ -117,7 +153,15 @@ impl Kqueue {
 
     /// Number of events pending: `data` of EVFILT_READ on a kqueue descriptor.
     pub(crate) fn pending(&self) -> usize {
-        self.inner.lock().nready
+        self.nready.load(Relaxed)
+    }
+
+    /// Takes the kqueue's lock.
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            kq: self,
+            guard: self.inner.lock(),
+        }
     }
 
     /// The user charge of this kqueue.
@@ -138,7 +182,7 @@ impl Kqueue {
         let key = KnoteKey::new(kev.ident, kev.filter);
         let mut new: Option<NewKnote> = None;
         loop {
-            let mut guard = self.inner.lock();
+            let mut guard = self.lock();
             let inner = &mut *guard;
             if let Some(kn) = inner.knotes.get(&key) {
                 let kn = kn.clone();
@@ -187,7 +231,7 @@ impl Kqueue {
             return;
         }
         fds.closed(|fd| {
-            let mut guard = self.inner.lock();
+            let mut guard = self.lock();
             let mut remain = false;
             for filter in [EVFILT_READ, EVFILT_WRITE] {
                 let key = KnoteKey::new(fd as u64, filter);
@@ -237,7 +281,7 @@ impl Kqueue {
         let polled = match attached {
             Ok(polled) => polled,
             Err(e) => {
-                let mut guard = self.inner.lock();
+                let mut guard = self.lock();
                 kn.state.access_mut(&mut guard).influx -= 1;
                 let mut gone = Unlinked::new();
                 Self::unlink(&mut guard, kn, &mut gone);
@@ -251,7 +295,7 @@ impl Kqueue {
                 return Err(e);
             }
         };
-        let mut guard = self.inner.lock();
+        let mut guard = self.lock();
         kn.state.access_mut(&mut guard).influx -= 1;
         self.apply(guard, kn, kev, true, polled);
         self.flux.wake_all(0);
@@ -280,7 +324,7 @@ impl Kqueue {
     }
 
     /// Applies a change to an existing knote that is not in flux.
-    fn modify(&self, mut guard: Guard<'_>, kn: &Arc<Knote>, kev: &KEvent) -> Result {
+    fn modify(&self, mut guard: Locked<'_>, kn: &Arc<Knote>, kev: &KEvent) -> Result {
         if kev.flags & EV_DELETE != 0 {
             let mut gone = Unlinked::new();
             Self::unlink(&mut guard, kn, &mut gone);
@@ -297,7 +341,7 @@ impl Kqueue {
     /// descriptor knote (mask, data).
     fn apply(
         &self,
-        mut guard: Guard<'_>,
+        mut guard: Locked<'_>,
         kn: &Arc<Knote>,
         kev: &KEvent,
         add: bool,
@@ -396,7 +440,7 @@ impl Kqueue {
     fn wait_out_of_flux(&self, kn: &Knote) -> Result {
         self.flux
             .wait_until(None, || {
-                let g = self.inner.lock();
+                let g = self.lock();
                 (kn.state.access(&g).influx == 0).then_some(())
             })
             .map_err(|_| EINTR)
@@ -471,7 +515,7 @@ impl Kqueue {
         let mut n = 0;
         let mut nheld = 0;
 
-        let mut guard = self.inner.lock();
+        let mut guard = self.lock();
         let inner = &mut *guard;
         let budget = budget.get_or_insert(inner.nready);
         while n < out.len() && *budget > 0 {
@@ -524,7 +568,7 @@ impl Kqueue {
                     };
                 }
             }
-            let mut guard = self.inner.lock();
+            let mut guard = self.lock();
             let inner = &mut *guard;
             for (i, held) in held[..nheld].iter_mut().enumerate() {
                 let Some(kn) = held.take() else { continue };
@@ -581,12 +625,14 @@ impl Kqueue {
         budget: &mut Option<usize>,
         mut probe: impl FnMut(usize) -> Result,
     ) -> Result<usize> {
+        // Lock-free: waiters run it after queueing themselves, and whoever queues an
+        // event publishes it under the lock before waking them (see `Locked`).
         let ready = || -> Option<Result<usize>> {
-            let guard = self.inner.lock();
-            if guard.closing {
+            if self.closing.load(Relaxed) {
                 return Some(Err(EBADF));
             }
-            (guard.nready > 0 || deadline == Some(0)).then_some(Ok(guard.nready))
+            let nready = self.nready.load(Relaxed);
+            (nready > 0 || deadline == Some(0)).then_some(Ok(nready))
         };
         loop {
             // Events pending (or a poll): no need to queue on `waiters` at all.
@@ -605,8 +651,7 @@ impl Kqueue {
             }
             probe(take)?;
             let n = self.collect(&mut out[..take], budget);
-            let expired = deadline.is_some_and(|d| d <= glue::monotonic_ns());
-            if n > 0 || expired {
+            if n > 0 || deadline.is_some_and(|d| d <= glue::monotonic_ns()) {
                 return Ok(n);
             }
             // Everything queued was stale: start a fresh pass and wait again.
@@ -660,7 +705,7 @@ impl Kqueue {
     /// calls [`Kqueue::end_flux`]. Nothing is added on error, and the charge is
     /// returned: EEXIST if the key is taken, EBADF if the kqueue is being released.
     pub(crate) fn add_hook_knote(&self, new: HookKnote, in_flux: bool) -> Result<Arc<Knote>> {
-        let mut guard = self.inner.lock();
+        let mut guard = self.lock();
         let inner = &mut *guard;
         let refused = if inner.closing {
             Some(EBADF)
@@ -694,13 +739,13 @@ impl Kqueue {
 
     /// Ends the flux of a knote added with [`Kqueue::add_hook_knote`].
     pub(crate) fn end_flux(&self, kn: &Knote) {
-        kn.state.access_mut(&mut self.inner.lock()).influx -= 1;
+        kn.state.access_mut(&mut self.lock()).influx -= 1;
         self.flux.wake_all(0);
     }
 
     /// poll() of the kqueue descriptor: readable while events are pending.
     pub(crate) fn poll_mask(&self) -> u32 {
-        if self.inner.lock().nready > 0 {
+        if self.pending() > 0 {
             bindings::POLLIN | bindings::POLLRDNORM
         } else {
             0
@@ -733,14 +778,14 @@ impl Kqueue {
         if refs > 1 + self.ioctl_refs.load(Relaxed) {
             return;
         }
-        self.inner.lock().closing = true;
+        self.lock().closing = true;
         self.waiters.wake_all(0);
     }
 
     /// Last close: frees every knote.
     pub(crate) fn release(&self) {
         let mut gone = Unlinked::new();
-        let mut guard = self.inner.lock();
+        let mut guard = self.lock();
         guard.closing = true;
         while let Some(kn) = guard.ready.pop_front() {
             let arc = kn.into_arc();
@@ -762,7 +807,7 @@ impl Kqueue {
 
     /// /proc/<pid>/fdinfo: one line per knote, no kernel addresses.
     pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
-        let guard = self.inner.lock();
+        let guard = self.lock();
         for (key, kn) in guard.knotes.iter() {
             let st = kn.state.access(&guard);
             let mut ev = st.kev;
@@ -830,7 +875,7 @@ fn activate_at(kn: &Knote, level: i32, update: impl FnOnce(&mut KnoteState) -> b
     let kq = unsafe { &*kn.kq };
     // SAFETY: `kn` is the content of an `Arc<Knote>` (hooks get `&*arc`), alive while hooked.
     let arc = unsafe { ArcBorrow::from_raw(kn) };
-    let mut guard = kq.inner.lock();
+    let mut guard = kq.lock();
     let inner = &mut *guard;
     let st = kn.state.access_mut(inner);
     if st.status & KN_DETACHED != 0 || !update(st) {
