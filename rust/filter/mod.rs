@@ -50,6 +50,36 @@ impl Drop for Filters {
     }
 }
 
+/// What a counting filter (EVFILT_SIGNAL, EVFILT_TIMER) reports: how many times its
+/// event happened since the last delivery, with the registration's fflags (as
+/// libkqueue reports them).
+#[derive(Default)]
+pub(crate) struct Tally {
+    /// The registration's fflags.
+    pub(crate) fflags: u32,
+    /// Occurrences since the last delivery.
+    pub(crate) count: i64,
+}
+
+impl Tally {
+    /// Counts `n` more occurrences.
+    pub(crate) fn add(&mut self, n: i64) {
+        self.count = self.count.saturating_add(n);
+    }
+
+    /// `data` is the count; there is an event while it is not zero.
+    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
+        ev.fflags = self.fflags;
+        ev.data = self.count;
+        self.count > 0
+    }
+
+    /// After delivery (EV_CLEAR is implied): start counting again.
+    pub(crate) fn clear(&mut self) {
+        self.count = 0;
+    }
+}
+
 /// Where a knote's events come from when that is not a descriptor's wait queue
 /// (those use the knote's poll hook): a process, a timer, a signal, an inode.
 ///
@@ -209,8 +239,8 @@ impl FilterState {
             Self::User(u) => u.deliver(ev),
             Self::Fd(f) => f.deliver(ev),
             Self::Proc(p) => p.deliver(ev),
-            Self::Signal(s) => s.deliver(ev),
-            Self::Timer(t) => t.deliver(ev),
+            Self::Signal(s) => s.0.deliver(ev),
+            Self::Timer(t) => t.tally.deliver(ev),
             Self::Vnode(v) => v.deliver(ev),
         }
     }
@@ -222,8 +252,8 @@ impl FilterState {
             // Descriptors are polled again at each scan: nothing to forget.
             Self::Fd(_) => {}
             Self::Proc(p) => p.clear(),
-            Self::Signal(s) => s.clear(),
-            Self::Timer(t) => t.clear(),
+            Self::Signal(s) => s.0.clear(),
+            Self::Timer(t) => t.tally.clear(),
             Self::Vnode(v) => v.clear(),
         }
     }

@@ -17,7 +17,7 @@
 //! knote and never reaches a freed one.
 
 use crate::{
-    filter::{FilterState, Source},
+    filter::{FilterState, Source, Tally},
     glue::IrqSpinLockBackend,
     knote::Knote,
     queue::activate,
@@ -167,47 +167,29 @@ unsafe extern "C" fn signal_probe(
             let FilterState::Signal(s) = &mut st.filter else {
                 return false;
             };
-            s.count = s.count.saturating_add(1);
+            s.0.add(1);
             true
         });
     }
 }
 
-/// State of one EVFILT_SIGNAL knote, under the kqueue's lock.
-pub(crate) struct SignalState {
-    /// The registration's fflags, reported back (as libkqueue does).
-    fflags: u32,
-    /// Attempts to deliver the signal since the last delivery.
-    count: i64,
-}
+/// State of one EVFILT_SIGNAL knote, under the kqueue's lock: the attempts to
+/// deliver the signal since the last delivery.
+#[derive(Default)]
+pub(crate) struct SignalState(pub(crate) Tally);
 
 impl SignalState {
     /// State of a new knote.
     pub(crate) fn new() -> Self {
-        Self {
-            fflags: 0,
-            count: 0,
-        }
+        Self::default()
     }
 
     /// A change: EV_ADD takes the fflags; signals counted so far stay.
     pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
         if kev.flags & crate::uapi::EV_ADD != 0 {
-            self.fflags = kev.fflags;
+            self.0.fflags = kev.fflags;
         }
-        self.count > 0
-    }
-
-    /// `data` is the number of attempts since the last delivery.
-    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
-        ev.fflags = self.fflags;
-        ev.data = self.count;
-        self.count > 0
-    }
-
-    /// After delivery (EV_CLEAR is implied): start counting again.
-    pub(crate) fn clear(&mut self) {
-        self.count = 0;
+        self.0.count > 0
     }
 }
 

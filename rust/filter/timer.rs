@@ -17,7 +17,7 @@
 //! waits, runs only in [`TimerHook::detach`], after the knote left its kqueue.
 
 use crate::{
-    filter::FilterState,
+    filter::{FilterState, Tally},
     knote::{Knote, KN_DISABLED},
     queue,
     uapi::{KEvent, EV_ADD, EV_DISABLE, EV_ENABLE, EV_ONESHOT},
@@ -192,10 +192,10 @@ unsafe extern "C" fn timer_fired(timer: *mut bindings::hrtimer) -> bindings::hrt
             return false;
         }
         if t.periodic {
-            t.count = t.count.saturating_add(hook.forward(t.period));
+            t.tally.add(hook.forward(t.period));
             restart = true;
         } else {
-            t.count = t.count.saturating_add(1);
+            t.tally.add(1);
             t.armed = false;
             t.fired = true;
         }
@@ -210,8 +210,8 @@ unsafe extern "C" fn timer_fired(timer: *mut bindings::hrtimer) -> bindings::hrt
 
 /// State of one EVFILT_TIMER knote, under the kqueue's lock.
 pub(crate) struct TimerState {
-    /// The registration's fflags, reported back (as libkqueue does).
-    fflags: u32,
+    /// Expirations since the last delivery, and the registration's fflags.
+    pub(crate) tally: Tally,
     /// Period in ns (periodic), or delay (one-shot relative).
     period: i64,
     /// NOTE_ABSOLUTE: the CLOCK_MONOTONIC time it fires at.
@@ -222,21 +222,18 @@ pub(crate) struct TimerState {
     armed: bool,
     /// A one-shot timer expired: it is not started again by EV_ENABLE.
     fired: bool,
-    /// Expirations since the last delivery.
-    count: i64,
 }
 
 impl TimerState {
     /// State of a new knote; the timer starts at the EV_ADD that [`Self::touch`] applies.
     pub(crate) fn new() -> Self {
         Self {
-            fflags: 0,
+            tally: Tally::default(),
             period: 0,
             deadline: None,
             periodic: false,
             armed: false,
             fired: false,
-            count: 0,
         }
     }
 
@@ -257,7 +254,7 @@ impl TimerState {
         } else if kev.flags & EV_ENABLE != 0 && !self.armed && !self.fired {
             self.arm(hook);
         }
-        self.count > 0
+        self.tally.count > 0
     }
 
     /// Takes the period (or absolute time) of an EV_ADD, already validated.
@@ -265,8 +262,10 @@ impl TimerState {
         // `validate` accepted the unit and a non-negative `data`.
         let unit = unit_ns(kev.fflags).unwrap_or(1_000_000);
         let ns = kev.data.saturating_mul(unit);
-        self.fflags = kev.fflags;
-        self.count = 0;
+        self.tally = Tally {
+            fflags: kev.fflags,
+            count: 0,
+        };
         self.fired = false;
         if kev.fflags & NOTE_ABSOLUTE != 0 {
             // Converted to CLOCK_MONOTONIC now, as FreeBSD does: a later clock_settime()
@@ -300,17 +299,5 @@ impl TimerState {
     fn stop(&mut self, hook: &TimerHook) {
         hook.try_stop();
         self.armed = false;
-    }
-
-    /// `data` is the number of expirations since the last delivery.
-    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
-        ev.fflags = self.fflags;
-        ev.data = self.count;
-        self.count > 0
-    }
-
-    /// After delivery (EV_CLEAR is implied): start counting again.
-    pub(crate) fn clear(&mut self) {
-        self.count = 0;
     }
 }

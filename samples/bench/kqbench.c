@@ -54,6 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define MAX_EVENTS	64
 #define WAIT_BLOCKS	21	/* odd, for the median */
 #define WAIT_ITERS	5000	/* calls per block */
@@ -78,12 +80,6 @@ static int reg_reps(int n)
 
 static int rfd[MAX_N], wfd[MAX_N];
 
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
 static void mismatch(const char *what, int n, int got, long ident, int want)
 {
 	fprintf(stderr, "kqbench: N=%d: %s returned %d events (first ident %ld), want exactly 1 for fd %d\n",
@@ -91,42 +87,10 @@ static void mismatch(const char *what, int n, int got, long ident, int want)
 	abort();
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return v[n / 2];
-}
-
-static void read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f || !fgets(buf, len, f))
-		snprintf(buf, len, "unknown");
-	if (f)
-		fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
-static void clocksource(char *buf, size_t len)
-{
-	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-		  buf, len);
 }
 
 static int is_jiffies(const char *cs)

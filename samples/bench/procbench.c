@@ -44,32 +44,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define MODNAME "kqueue"
 
 static int samples = 2000;	/* latency samples per mechanism */
 static int forks_per_round = 1000;
 static int rounds = 7;		/* odd, for the median */
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Sorts @v; the value at quantile @q (0..1). */
 static double quantile(double *v, int n, double q)
@@ -79,23 +60,6 @@ static double quantile(double *v, int n, double q)
 	qsort(v, n, sizeof(*v), cmp_double);
 	i = (int)(q * (n - 1) + 0.5);
 	return v[i];
-}
-
-static void read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f || !fgets(buf, len, f))
-		snprintf(buf, len, "unknown");
-	if (f)
-		fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
-static void clocksource(char *buf, size_t len)
-{
-	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-		  buf, len);
 }
 
 /* --- 1. exit latency ----------------------------------------------------- */

@@ -592,6 +592,41 @@ static inline int kid_server_cmd(int cmd, int in, int out)
 	return -1;
 }
 
+/*
+ * A kid (kid_fn) that forks until told to stop: after 'g' it forks children
+ * that exit at once and reaps them, until any byte arrives on @in (polled);
+ * with *(int *)@arg set, each child first forks and reaps a grandchild. It
+ * then replies the number of forks (an int) and exits 0 on 'x'.
+ */
+static inline int forker(int in, int out, void *arg)
+{
+	int grandchild = *(int *)arg, forks = 0, st;
+	char b;
+
+	if (kid_cmd(in) != 'g')
+		return 99;
+	KID_CHECK(fcntl(in, F_SETFL, O_NONBLOCK) == 0);
+	while (read(in, &b, 1) != 1) {
+		pid_t c = fork();
+
+		KID_CHECK(c >= 0);
+		if (c == 0) {
+			pid_t g = grandchild ? fork() : -1;
+
+			if (g == 0)
+				_exit(0);
+			if (g > 0)
+				waitpid(g, &st, 0);
+			_exit(0);
+		}
+		KID_CHECK(waitpid(c, &st, 0) == c);
+		forks++;
+	}
+	KID_CHECK(kid_reply(out, &forks, sizeof(forks)) == 0);
+	KID_CHECK(fcntl(in, F_SETFL, 0) == 0);
+	return kid_cmd(in) == 'x' ? 0 : 3;
+}
+
 /* The generic kid server (kid_fn): runs kid_server_cmd commands until 'x'. */
 static inline int kid_server(int in, int out, void *arg)
 {

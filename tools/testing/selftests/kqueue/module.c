@@ -480,30 +480,6 @@ TEST_F_TIMEOUT(mod, proc_restrict_same_uid, 120)
 	close(kq);
 }
 
-/* Forks (children exit at once, reaped) until 's'; replies the count, exits on 'x'. */
-static int endless_forker(int in, int out, void *arg)
-{
-	int forks = 0, st;
-	char b;
-
-	(void)arg;
-	if (kid_cmd(in) != 'g')
-		return 99;
-	KID_CHECK(fcntl(in, F_SETFL, O_NONBLOCK) == 0);
-	while (read(in, &b, 1) != 1) {
-		pid_t c = fork();
-
-		KID_CHECK(c >= 0);
-		if (c == 0)
-			_exit(0);
-		KID_CHECK(waitpid(c, &st, 0) == c);
-		forks++;
-	}
-	KID_CHECK(kid_reply(out, &forks, sizeof(forks)) == 0);
-	KID_CHECK(fcntl(in, F_SETFL, 0) == 0);
-	return kid_cmd(in) == 'x' ? 0 : 3;
-}
-
 TEST_F_TIMEOUT(mod, rmmod_while_tracked_process_forks, 120)
 {
 	struct kevent ev[64];
@@ -512,7 +488,7 @@ TEST_F_TIMEOUT(mod, rmmod_while_tracked_process_forks, 120)
 	struct kid f;
 
 	watchdog(110);
-	kid_spawn(_metadata, &f, endless_forker, NULL);
+	kid_spawn(_metadata, &f, forker, &(int){ 0 });
 	kq = kq_new(_metadata);
 	proc_watch(_metadata, kq, f.pid, NOTE_TRACK | NOTE_EXIT | NOTE_FORK, U(0xc0));
 	kid_send(_metadata, &f, 'g');

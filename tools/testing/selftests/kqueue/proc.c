@@ -968,8 +968,12 @@ static int ns_init(int in, int out, void *arg)
 	return 0;
 }
 
-/* Unshares a pid namespace and runs ns_init as its pid 1; exits with its status. */
-static int ns_creator(int in, int out, void *arg)
+/*
+ * Unshares a pid namespace and runs @init_fn as its pid 1; with @report, sends
+ * the init's outer pid to the test first. Exits with the init's status.
+ */
+static int run_pidns(int in, int out, void *arg, int (*init_fn)(int, int, void *),
+		     int report)
 {
 	pid_t init;
 	int st;
@@ -980,10 +984,17 @@ static int ns_creator(int in, int out, void *arg)
 	if (init < 0)
 		return 31;
 	if (init == 0)
-		_exit(ns_init(in, out, arg));
+		_exit(init_fn(in, out, arg));
+	if (report && kid_reply(out, &init, sizeof(init)))
+		return 33;
 	if (waitpid(init, &st, 0) != init)
 		return 32;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 40;
+}
+
+static int ns_creator(int in, int out, void *arg)
+{
+	return run_pidns(in, out, arg, ns_init, 0);
 }
 
 TEST(pidns_watcher_inside)
@@ -1033,24 +1044,10 @@ static int ns_init_outer(int in, int out, void *arg)
 	return 0;
 }
 
+/* The same, telling the test the init's pid outside the namespace. */
 static int ns_creator_outer(int in, int out, void *arg)
 {
-	pid_t init;
-	int st;
-
-	if (unshare(CLONE_NEWPID))
-		return errno == EPERM || errno == EINVAL ? 4 : 30;
-	init = fork();
-	if (init < 0)
-		return 31;
-	if (init == 0)
-		_exit(ns_init_outer(in, out, arg));
-	/* the outer pid of the init, for the test */
-	if (kid_reply(out, &init, sizeof(init)))
-		return 33;
-	if (waitpid(init, &st, 0) != init)
-		return 32;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 40;
+	return run_pidns(in, out, arg, ns_init_outer, 1);
 }
 
 /* The namespace pids of @pid (NSpid line of /proc/<pid>/status) into @buf. */

@@ -607,41 +607,6 @@ TEST_F_TIMEOUT(track, fork_storm_three_kqueues, 240)
 
 /* ---- EV_DELETE and close() racing with forks of a tracked tree ------------------- */
 
-/*
- * F forks until told to stop ('s' on @in, polled): each child forks a
- * grandchild, reaps it and exits; F reaps its children. Replies the number
- * of forks as an int when stopping.
- */
-static int race_forker(int in, int out, void *arg)
-{
-	int forks = 0, st;
-	char b;
-
-	(void)arg;
-	if (kid_cmd(in) != 'g')
-		return 99;
-	KID_CHECK(fcntl(in, F_SETFL, O_NONBLOCK) == 0);
-	while (read(in, &b, 1) != 1) {
-		pid_t c = fork();
-
-		KID_CHECK(c >= 0);
-		if (c == 0) {
-			pid_t g = fork();
-
-			if (g == 0)
-				_exit(0);
-			if (g > 0)
-				waitpid(g, &st, 0);
-			_exit(0);
-		}
-		KID_CHECK(waitpid(c, &st, 0) == c);
-		forks++;
-	}
-	KID_CHECK(kid_reply(out, &forks, sizeof(forks)) == 0);
-	KID_CHECK(fcntl(in, F_SETFL, 0) == 0);
-	return kid_cmd(in) == 'x' ? 0 : 3;
-}
-
 struct race {
 	pid_t f;
 	int kq;			/* the deleter's kqueue, checked afterwards */
@@ -788,7 +753,7 @@ TEST_F_TIMEOUT(track, delete_and_close_race_with_forks, 200)
 	struct kid f;
 
 	watchdog(190);
-	kid_spawn(_metadata, &f, race_forker, NULL);
+	kid_spawn(_metadata, &f, forker, &(int){ 1 });
 	r.f = f.pid;
 	r.kq = kq_new(_metadata);
 	proc_watch(_metadata, r.kq, f.pid, TRACK_FORK, U(0x90));
