@@ -4,6 +4,7 @@
 #
 #   make [modules]   build kqueue.ko against $(KDIR)
 #   make run         boot the test VM, load kqueue.ko, run samples/kqdemo
+#                    and then samples/kqwatch
 #   make check       run the selftests in the test VM, then the library's
 #                    host tests; the last line is "N passed, N failed"
 #   make bench       kqbench (kevent vs epoll) and procbench (EVFILT_PROC)
@@ -100,7 +101,7 @@ endif
 
 run: modules samples
 	$(VM)/initramfs.sh --module kqueue.ko --demo $(BUILD)/samples/kqdemo \
-		$(VMDIR)/run.cpio.gz
+		--demo $(BUILD)/samples/kqwatch $(VMDIR)/run.cpio.gz
 	$(VM)/run.sh demo $(BZIMAGE) $(VMDIR)/run.cpio.gz
 
 check: modules selftests
@@ -160,8 +161,9 @@ help:
 	@echo '  modules (default)  kqueue.ko for KDIR (default: the cached debug test kernel)'
 	@echo '  lib                $(LIBDIR)/build/: libkqueue.so.0, libkqueue.a, libkqueue.pc'
 	@echo '  selftests          kselftests into build/selftests'
-	@echo '  samples            build/samples/kqdemo'
-	@echo '  run                boot the test VM and run kqdemo (exit status = its)'
+	@echo '  samples            build/samples/kqdemo, build/samples/kqwatch'
+	@echo '  run                boot the test VM, run kqdemo then kqwatch (exit status:'
+	@echo '                     the first failure)'
 	@echo '  check              boot the test VM, run the selftests, then the host tests'
 	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
