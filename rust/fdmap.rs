@@ -19,18 +19,25 @@ const BITS: usize = usize::BITS as usize;
 /// [`FdMap::closed`] reports it.
 pub(crate) struct FdMap {
     words: KVec<usize>,
+    /// Scratch of [`FdMap::closed`], as long as `words` (so a sweep fills no array on
+    /// the stack).
+    closed: KVec<usize>,
 }
 
 impl FdMap {
     /// An empty map.
     pub(crate) const fn new() -> Self {
-        Self { words: KVec::new() }
+        Self {
+            words: KVec::new(),
+            closed: KVec::new(),
+        }
     }
 
     /// Notes a knote on descriptor `fd` (`fd` fits in u32: it was looked up).
     pub(crate) fn insert(&mut self, fd: usize) -> Result {
         let i = fd / BITS;
         while self.words.len() <= i {
+            self.closed.push(0, GFP_KERNEL_ACCOUNT)?;
             self.words.push(0, GFP_KERNEL_ACCOUNT)?;
         }
         self.words[i] |= 1 << (fd % BITS);
@@ -45,21 +52,16 @@ impl FdMap {
     /// Calls `f` for each descriptor in the map that the current task has closed;
     /// `f` returns whether knotes remain on it (else its bit is cleared).
     pub(crate) fn closed(&mut self, mut f: impl FnMut(usize) -> bool) {
-        // Compared CHUNK words (CHUNK * 64 descriptors) per call into the fd table.
-        const CHUNK: usize = 32;
-        let mut closed = [0usize; CHUNK];
-        for (c, words) in self.words.chunks_mut(CHUNK).enumerate() {
-            if !closed_fds(words, &mut closed) {
-                continue;
-            }
-            for (i, word) in words.iter_mut().enumerate() {
-                let mut gone = closed[i];
-                while gone != 0 {
-                    let bit = gone.trailing_zeros() as usize;
-                    gone &= gone - 1;
-                    if !f((c * CHUNK + i) * BITS + bit) {
-                        *word &= !(1 << bit);
-                    }
+        if !closed_fds(&self.words, &mut self.closed) {
+            return;
+        }
+        for (i, word) in self.words.iter_mut().enumerate() {
+            let mut gone = self.closed[i];
+            while gone != 0 {
+                let bit = gone.trailing_zeros() as usize;
+                gone &= gone - 1;
+                if !f(i * BITS + bit) {
+                    *word &= !(1 << bit);
                 }
             }
         }

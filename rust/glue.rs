@@ -17,7 +17,9 @@ use kernel::{
 };
 
 extern "C" {
+    #[cfg(CONFIG_INLINE_SPIN_LOCK_IRQSAVE)]
     fn kq_spin_lock_irqsave(lock: *mut bindings::spinlock_t) -> c_ulong;
+    #[cfg(CONFIG_INLINE_SPIN_UNLOCK_IRQRESTORE)]
     fn kq_spin_unlock_irqrestore(lock: *mut bindings::spinlock_t, flags: c_ulong);
     fn kq_file_count(file: *mut c_void) -> c_long;
     fn kq_files_shared() -> bool;
@@ -70,8 +72,17 @@ unsafe impl Backend for IrqSpinLockBackend {
     }
 
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
-        // SAFETY: The caller guarantees `ptr` points to an initialised spinlock.
-        unsafe { kq_spin_lock_irqsave(ptr) }
+        // SAFETY: The caller guarantees `ptr` points to an initialised spinlock; its
+        // `rlock` is at offset 0 (what `spin_lock_irqsave` passes on, without PREEMPT_RT).
+        #[cfg(not(CONFIG_INLINE_SPIN_LOCK_IRQSAVE))]
+        unsafe {
+            bindings::_raw_spin_lock_irqsave(ptr.cast())
+        }
+        // SAFETY: As above.
+        #[cfg(CONFIG_INLINE_SPIN_LOCK_IRQSAVE)]
+        unsafe {
+            kq_spin_lock_irqsave(ptr)
+        }
     }
 
     unsafe fn try_lock(_ptr: *mut Self::State) -> Option<Self::GuardState> {
@@ -81,7 +92,15 @@ unsafe impl Backend for IrqSpinLockBackend {
 
     unsafe fn unlock(ptr: *mut Self::State, guard_state: &Self::GuardState) {
         // SAFETY: The caller owns the lock and `guard_state` holds the flags saved by `lock`.
-        unsafe { kq_spin_unlock_irqrestore(ptr, *guard_state) }
+        #[cfg(not(CONFIG_INLINE_SPIN_UNLOCK_IRQRESTORE))]
+        unsafe {
+            bindings::_raw_spin_unlock_irqrestore(ptr.cast(), *guard_state)
+        }
+        // SAFETY: As above.
+        #[cfg(CONFIG_INLINE_SPIN_UNLOCK_IRQRESTORE)]
+        unsafe {
+            kq_spin_unlock_irqrestore(ptr, *guard_state)
+        }
     }
 
     unsafe fn assert_is_held(ptr: *mut Self::State) {
@@ -252,3 +271,32 @@ pub(crate) fn closed_fds(ours: &[usize], closed: &mut [usize]) -> bool {
     // under RCU).
     unsafe { kq_closed_fds(ours.as_ptr(), n as u32, closed.as_mut_ptr()) }
 }
+
+/// A value written under a lock and read without it, as C's `WRITE_ONCE` and
+/// `READ_ONCE` do. Plain volatile accesses: unlike `kernel::sync::atomic`, whose
+/// operations are out-of-line C calls, they cost nothing on the hot path.
+pub(crate) struct Published<T: Copy>(Opaque<T>);
+
+impl<T: Copy> Published<T> {
+    /// A cell holding `v`.
+    pub(crate) const fn new(v: T) -> Self {
+        Self(Opaque::new(v))
+    }
+
+    /// Stores `v`; the caller serialises writers (holds the lock).
+    pub(crate) fn set(&self, v: T) {
+        // SAFETY: The cell is valid; writers are serialised by the caller's lock, and a
+        // word-sized volatile store is not torn (WRITE_ONCE).
+        unsafe { core::ptr::write_volatile(self.0.get(), v) }
+    }
+
+    /// Loads the value last stored (READ_ONCE); may be stale by the time it is used.
+    pub(crate) fn get(&self) -> T {
+        // SAFETY: The cell is valid; a word-sized volatile load is not torn.
+        unsafe { core::ptr::read_volatile(self.0.get()) }
+    }
+}
+
+// SAFETY: Only `Copy` values of at most a word are stored (see the users), with
+// serialised writers; readers accept any value once stored.
+unsafe impl<T: Copy + Send> Sync for Published<T> {}

@@ -5,7 +5,7 @@
 
 use crate::{
     glue::monotonic_ns,
-    queue::{Kqueue, BATCH},
+    queue::{Collected, Kqueue, BATCH},
     uapi::*,
 };
 use kernel::{
@@ -83,22 +83,22 @@ impl EventOut {
         )
     }
 
-    /// Copies `evs` out; the caller made sure they fit.
-    fn push(&mut self, evs: &[KEvent]) -> Result {
-        let mut w = self.slot(evs.len()).writer();
+    /// Copies the `n` events of `evs` out; the caller made sure they fit.
+    fn push<'a>(&mut self, n: usize, evs: impl Iterator<Item = &'a KEvent>) -> Result {
+        let mut w = self.slot(n).writer();
         for ev in evs {
             w.write(ev)?;
         }
-        self.written += evs.len();
-        self.room -= evs.len();
+        self.written += n;
+        self.room -= n;
         Ok(())
     }
 
     /// Checks the next `n` slots are writable before events are taken off the queue,
     /// so that a bad buffer fails with EFAULT without losing events.
     fn probe(&self, n: usize) -> Result {
-        let zero = [0u8; BATCH * KEV_SIZE];
-        self.slot(n).writer().write_slice(&zero[..n * KEV_SIZE])
+        static ZERO: [u8; BATCH * KEV_SIZE] = [0; BATCH * KEV_SIZE];
+        self.slot(n).writer().write_slice(&ZERO[..n * KEV_SIZE])
     }
 }
 
@@ -146,11 +146,12 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
             continue;
         }
         let errno = res.err().map_or(0, |e| -e.to_errno());
-        out.push(&[KEvent {
+        let entry = KEvent {
             flags: kev.flags | EV_ERROR,
             data: i64::from(errno),
             ..kev
-        }])?;
+        };
+        out.push(1, core::iter::once(&entry))?;
         answered += 1;
     }
     if stop_at_libkqueue {
@@ -161,23 +162,23 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         return Ok(out.written);
     }
 
-    let mut batch = [KEvent::default(); BATCH];
     let mut budget = None;
-    let len = out.room.min(BATCH);
-    let n = kq.scan(&mut batch[..len], deadline, &mut budget, |n| out.probe(n))?;
-    out.push(&batch[..n])?;
-    // More pending than one batch: keep collecting, without sleeping.
-    while n == len && out.room > 0 {
-        let take = out.room.min(BATCH).min(kq.pending());
+    let mut take = out.room.min(BATCH);
+    let mut got = Collected::new();
+    kq.scan(take, deadline, &mut budget, |n| out.probe(n), &mut got)?;
+    loop {
+        let n = got.len();
+        out.push(n, got.events())?;
+        // More pending than one batch: keep collecting, without sleeping.
+        if n < take || out.room == 0 {
+            break;
+        }
+        take = out.room.min(BATCH).min(kq.pending());
         if take == 0 {
             break;
         }
         out.probe(take)?;
-        let n = kq.collect(&mut batch[..take], &mut budget);
-        out.push(&batch[..n])?;
-        if n < take {
-            break;
-        }
+        kq.collect(take, &mut budget, &mut got);
     }
     Ok(out.written)
 }

@@ -18,6 +18,7 @@ mod knote;
 mod nest;
 mod poll;
 mod queue;
+mod stackvec;
 mod tracepoint;
 mod uapi;
 

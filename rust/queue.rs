@@ -12,12 +12,11 @@ use crate::{
     device,
     fdmap::FdMap,
     filter::{fd, FilterState},
-    glue::{self, new_irq_spinlock, IrqSpinLock, WaitEnd, WaitQueue},
+    glue::{self, new_irq_spinlock, IrqSpinLock, Published, WaitQueue},
     knote::{
         Knote, KnoteKey, KnoteState, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED, KN_REQUEUE,
     },
     nest::{self, Nest},
-    poll,
     uapi::*,
 };
 use kernel::{
@@ -34,6 +33,9 @@ use kernel::{
     },
     types::Opaque,
 };
+
+mod collect;
+pub(crate) use collect::Collected;
 
 /// Most events collected under the lock before they are copied out.
 pub(crate) const BATCH: usize = 16;
@@ -65,8 +67,8 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         // Still under the lock; the unlock orders these stores before any wake-up that
         // follows, and waiters read them after queueing themselves (see `scan`).
-        self.kq.nready.store(self.guard.nready, Relaxed);
-        self.kq.closing.store(self.guard.closing, Relaxed);
+        self.kq.nready.set(self.guard.nready);
+        self.kq.closing.set(self.guard.closing);
     }
 }
 
@@ -106,9 +108,9 @@ pub(crate) struct Kqueue {
     /// Wake-up nesting level while this kqueue wakes its pollers (see `kq_wake_nested`).
     wake_level: Opaque<i32>,
     /// `KqInner::nready` as of the last unlock (see [`Locked`]).
-    nready: Atomic<usize>,
+    nready: Published<usize>,
     /// `KqInner::closing` as of the last unlock.
-    closing: Atomic<bool>,
+    closing: Published<bool>,
 }
 
 // SAFETY: `wake_level` is only written under the pollers' queue lock; the rest is Sync.
@@ -141,8 +143,8 @@ impl Kqueue {
             ioctl_refs: Atomic::new(0),
             nest: nest::new(),
             wake_level: Opaque::new(0),
-            nready: Atomic::new(0),
-            closing: Atomic::new(false),
+            nready: Published::new(0),
+            closing: Published::new(false),
         })
     }
 
@@ -153,7 +155,7 @@ impl Kqueue {
 
     /// Number of events pending: `data` of EVFILT_READ on a kqueue descriptor.
     pub(crate) fn pending(&self) -> usize {
-        self.nready.load(Relaxed)
+        self.nready.get()
     }
 
     /// Takes the kqueue's lock.
@@ -494,168 +496,6 @@ impl Kqueue {
         }
         if (level || requeue) && st.status & (KN_DISABLED | KN_DETACHED) == 0 {
             Self::requeue(inner, kn);
-        }
-    }
-
-    /// Collects up to `out.len()` (at most [`BATCH`]) events without sleeping.
-    ///
-    /// Level-triggered knotes go back to the tail, so one kevent() call looks at no
-    /// more knotes than were queued when it started: `budget`, set on the first batch.
-    ///
-    /// Knotes on descriptors are polled again without the lock: they are taken off
-    /// the queue in flux (phase 1), polled (phase 2), and reported or dropped under
-    /// the lock again (phase 3), in queue order.
-    pub(crate) fn collect(&self, out: &mut [KEvent], budget: &mut Option<usize>) -> usize {
-        let len = out.len().min(BATCH);
-        let out = &mut out[..len];
-        let mut held: [Option<ListArc<Knote>>; BATCH] = Default::default();
-        let mut slot = [0usize; BATCH];
-        let mut filled = [false; BATCH];
-        let mut gone = Unlinked::new();
-        let mut n = 0;
-        let mut nheld = 0;
-
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let budget = budget.get_or_insert(inner.nready);
-        while n < out.len() && *budget > 0 {
-            *budget -= 1;
-            let Some(kn) = inner.ready.pop_front() else {
-                break;
-            };
-            inner.nready -= 1;
-            let st = kn.state.access_mut(inner);
-            st.status &= !KN_QUEUED;
-            if st.influx > 0 {
-                // Somebody works on it unlocked; look again next time.
-                Self::requeue(inner, kn);
-                continue;
-            }
-            if st.status & KN_DISABLED != 0 {
-                continue;
-            }
-            if kn.file.is_some() {
-                st.influx += 1;
-                held[nheld] = Some(kn);
-                slot[nheld] = n;
-                nheld += 1;
-                n += 1;
-                continue;
-            }
-            let mut ev = st.kev;
-            ev.flags &= !st.filter.hidden_flags();
-            if !st.filter.deliver(&mut ev) {
-                st.status &= !KN_ACTIVE;
-                Self::put_back(inner, kn, false);
-                continue;
-            }
-            out[n] = ev;
-            filled[n] = true;
-            n += 1;
-            Self::delivered(inner, kn, &mut gone);
-        }
-        drop(guard);
-
-        if nheld > 0 {
-            let mut polled = [(0u32, fd::Measure::NONE, false); BATCH];
-            for (i, kn) in held[..nheld].iter().flatten().enumerate() {
-                if let Some(file) = &kn.file {
-                    let stale = Self::is_stale(kn);
-                    polled[i] = if stale {
-                        (0, fd::Measure::NONE, true)
-                    } else {
-                        (poll::poll_now(file), measure(file, kn.key.filter), false)
-                    };
-                }
-            }
-            let mut guard = self.lock();
-            let inner = &mut *guard;
-            for (i, held) in held[..nheld].iter_mut().enumerate() {
-                let Some(kn) = held.take() else { continue };
-                let (mask, data, stale) = polled[i];
-                let st = kn.state.access_mut(inner);
-                st.influx -= 1;
-                if st.status & KN_DETACHED != 0 {
-                    continue;
-                }
-                if stale {
-                    let arc = kn.into_arc();
-                    Self::unlink(inner, &arc, &mut gone);
-                    continue;
-                }
-                let mut ev = st.kev;
-                ev.flags &= !st.filter.hidden_flags();
-                if let Some(f) = st.filter.fd_mut() {
-                    f.polled(mask, data);
-                }
-                if st.status & KN_DISABLED != 0 || !st.filter.deliver(&mut ev) {
-                    st.status &= !KN_ACTIVE;
-                    Self::put_back(inner, kn, false);
-                    continue;
-                }
-                out[slot[i]] = ev;
-                filled[slot[i]] = true;
-                Self::delivered(inner, kn, &mut gone);
-            }
-            drop(guard);
-            self.flux.wake_all(0);
-        }
-        self.free_unlinked(gone);
-
-        // Close the holes left by knotes that turned out not to be ready.
-        let mut count = 0;
-        for i in 0..n {
-            if filled[i] {
-                out[count] = out[i];
-                count += 1;
-            }
-        }
-        count
-    }
-
-    /// Collects up to `out.len()` events, sleeping until one is ready, the absolute
-    /// monotonic `deadline` (None: forever) passes, or a signal arrives.
-    /// `budget` carries the pass over to later [`Kqueue::collect`] calls. `probe(n)` is
-    /// called before `n` events are taken off the queue (the caller checks it can store
-    /// them, so that a bad buffer loses nothing).
-    pub(crate) fn scan(
-        &self,
-        out: &mut [KEvent],
-        deadline: Option<i64>,
-        budget: &mut Option<usize>,
-        mut probe: impl FnMut(usize) -> Result,
-    ) -> Result<usize> {
-        // Lock-free: waiters run it after queueing themselves, and whoever queues an
-        // event publishes it under the lock before waking them (see `Locked`).
-        let ready = || -> Option<Result<usize>> {
-            if self.closing.load(Relaxed) {
-                return Some(Err(EBADF));
-            }
-            let nready = self.nready.load(Relaxed);
-            (nready > 0 || deadline == Some(0)).then_some(Ok(nready))
-        };
-        loop {
-            // Events pending (or a poll): no need to queue on `waiters` at all.
-            let woke = match ready() {
-                Some(r) => Ok(r),
-                None => self.waiters.wait_until(deadline, ready),
-            };
-            let pending = match woke {
-                Ok(r) => r?,
-                Err(WaitEnd::TimedOut) => return Ok(0),
-                Err(WaitEnd::Interrupted) => return Err(EINTR),
-            };
-            let take = out.len().min(pending);
-            if take == 0 {
-                return Ok(0);
-            }
-            probe(take)?;
-            let n = self.collect(&mut out[..take], budget);
-            if n > 0 || deadline.is_some_and(|d| d <= glue::monotonic_ns()) {
-                return Ok(n);
-            }
-            // Everything queued was stale: start a fresh pass and wait again.
-            *budget = None;
         }
     }
 

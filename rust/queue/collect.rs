@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Collecting events: taking knotes off the ready queue, deciding what each one
+//! reports, and sleeping until there is something to take.
+
+use super::{Kqueue, Unlinked, BATCH};
+use crate::{
+    filter::fd,
+    glue::{self, WaitEnd},
+    knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED},
+    poll,
+    stackvec::StackVec,
+    uapi::KEvent,
+};
+use kernel::{list::ListArc, prelude::*};
+
+/// A knote taken off the ready queue by one pass.
+enum Taken {
+    /// Its event.
+    Event(KEvent),
+    /// A descriptor knote held in flux, and what polling it found: (mask, data, the
+    /// descriptor was closed).
+    Held(ListArc<Knote>, (u32, fd::Measure, bool)),
+    /// Nothing to report after all.
+    Dropped,
+}
+
+/// The events of one pass, in queue order. The caller owns it, so that the batch
+/// is neither initialised nor moved on every call.
+pub(crate) struct Collected(StackVec<Taken, BATCH>);
+
+impl Collected {
+    /// Room for one pass.
+    pub(crate) fn new() -> Self {
+        Self(StackVec::new())
+    }
+
+    /// Number of events.
+    pub(crate) fn len(&self) -> usize {
+        self.events().count()
+    }
+
+    /// The events.
+    pub(crate) fn events(&self) -> impl Iterator<Item = &KEvent> {
+        self.0.as_slice().iter().filter_map(|t| match t {
+            Taken::Event(ev) => Some(ev),
+            _ => None,
+        })
+    }
+}
+
+impl Kqueue {
+    /// Collects up to `max` (at most [`BATCH`]) events without sleeping.
+    ///
+    /// Level-triggered knotes go back to the tail, so one kevent() call looks at no
+    /// more knotes than were queued when it started: `budget`, set on the first batch.
+    ///
+    /// Knotes on descriptors are polled again without the lock: they are taken off
+    /// the queue in flux (phase 1), polled (phase 2), and reported or dropped under
+    /// the lock again (phase 3), in queue order.
+    /// The events replace what `got` held.
+    pub(crate) fn collect(&self, max: usize, budget: &mut Option<usize>, got: &mut Collected) {
+        let max = max.min(BATCH);
+        got.0.clear();
+        let taken = &mut got.0;
+        let mut gone = Unlinked::new();
+        let mut held = 0;
+
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let budget = budget.get_or_insert(inner.nready);
+        while taken.len() < max && *budget > 0 {
+            *budget -= 1;
+            let Some(kn) = inner.ready.pop_front() else {
+                break;
+            };
+            inner.nready -= 1;
+            let st = kn.state.access_mut(inner);
+            st.status &= !KN_QUEUED;
+            if st.influx > 0 {
+                // Somebody works on it unlocked; look again next time.
+                Self::requeue(inner, kn);
+                continue;
+            }
+            if st.status & KN_DISABLED != 0 {
+                continue;
+            }
+            if kn.file.is_some() {
+                st.influx += 1;
+                held += 1;
+                // `taken` has room: its length is below `max`.
+                let _ = taken.push(Taken::Held(kn, (0, fd::Measure::NONE, false)));
+                continue;
+            }
+            let mut ev = st.kev;
+            ev.flags &= !st.filter.hidden_flags();
+            if !st.filter.deliver(&mut ev) {
+                st.status &= !KN_ACTIVE;
+                Self::put_back(inner, kn, false);
+                continue;
+            }
+            let _ = taken.push(Taken::Event(ev));
+            Self::delivered(inner, kn, &mut gone);
+        }
+        drop(guard);
+
+        if held > 0 {
+            for t in taken.as_mut_slice() {
+                if let Taken::Held(kn, polled) = t {
+                    *polled = Self::poll_held(kn);
+                }
+            }
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            for t in taken.as_mut_slice() {
+                let Taken::Held(..) = t else { continue };
+                let Taken::Held(kn, (mask, data, stale)) = core::mem::replace(t, Taken::Dropped)
+                else {
+                    continue;
+                };
+                let st = kn.state.access_mut(inner);
+                st.influx -= 1;
+                if st.status & KN_DETACHED != 0 {
+                    continue;
+                }
+                if stale {
+                    let arc = kn.into_arc();
+                    Self::unlink(inner, &arc, &mut gone);
+                    continue;
+                }
+                let mut ev = st.kev;
+                ev.flags &= !st.filter.hidden_flags();
+                if let Some(f) = st.filter.fd_mut() {
+                    f.polled(mask, data);
+                }
+                if st.status & KN_DISABLED != 0 || !st.filter.deliver(&mut ev) {
+                    st.status &= !KN_ACTIVE;
+                    Self::put_back(inner, kn, false);
+                    continue;
+                }
+                *t = Taken::Event(ev);
+                Self::delivered(inner, kn, &mut gone);
+            }
+            drop(guard);
+            self.flux.wake_all(0);
+        }
+        self.free_unlinked(gone);
+    }
+
+    /// Phase 2 for a held descriptor knote: (poll mask, data, closed), no lock held.
+    fn poll_held(kn: &Knote) -> (u32, fd::Measure, bool) {
+        match &kn.file {
+            Some(_) if Self::is_stale(kn) => (0, fd::Measure::NONE, true),
+            Some(file) => (
+                poll::poll_now(file),
+                super::measure(file, kn.key.filter),
+                false,
+            ),
+            None => (0, fd::Measure::NONE, false),
+        }
+    }
+
+    /// Collects up to `max` events, sleeping until one is ready, the absolute
+    /// monotonic `deadline` (None: forever) passes, or a signal arrives.
+    /// `budget` carries the pass over to later [`Kqueue::collect`] calls. `probe(n)` is
+    /// called before `n` events are taken off the queue (the caller checks it can store
+    /// them, so that a bad buffer loses nothing). The events go to `got`.
+    pub(crate) fn scan(
+        &self,
+        max: usize,
+        deadline: Option<i64>,
+        budget: &mut Option<usize>,
+        mut probe: impl FnMut(usize) -> Result,
+        got: &mut Collected,
+    ) -> Result {
+        // Lock-free: waiters run it after queueing themselves, and whoever queues an
+        // event publishes it under the lock before waking them (see `Locked`).
+        let ready = || -> Option<Result<usize>> {
+            if self.closing.get() {
+                return Some(Err(EBADF));
+            }
+            let nready = self.nready.get();
+            (nready > 0 || deadline == Some(0)).then_some(Ok(nready))
+        };
+        loop {
+            // Events pending (or a poll): no need to queue on `waiters` at all.
+            let woke = match ready() {
+                Some(r) => Ok(r),
+                None => self.waiters.wait_until(deadline, ready),
+            };
+            let pending = match woke {
+                Ok(r) => r?,
+                Err(WaitEnd::TimedOut) => return Ok(()),
+                Err(WaitEnd::Interrupted) => return Err(EINTR),
+            };
+            let take = max.min(pending);
+            if take == 0 {
+                return Ok(());
+            }
+            probe(take)?;
+            self.collect(take, budget, got);
+            if got.len() > 0 || deadline.is_some_and(|d| d <= glue::monotonic_ns()) {
+                return Ok(());
+            }
+            // Everything queued was stale: start a fresh pass and wait again.
+            *budget = None;
+        }
+    }
+}
