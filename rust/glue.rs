@@ -33,7 +33,21 @@ extern "C" {
     fn kq_fd_is(fd: u32, file: *mut c_void) -> bool;
     fn kq_file_data(file: *mut c_void, write: bool, err: *mut i32) -> i64;
     fn kq_current_files() -> usize;
-    fn kq_closed_fds(ours: *const usize, nwords: u32, closed: *mut usize) -> bool;
+    fn kq_poll_held(
+        owner: usize,
+        fd: u32,
+        file: *mut c_void,
+        write: bool,
+        data: *mut i64,
+        err: *mut i32,
+    ) -> i32;
+    fn kq_closed_fds(
+        ours: *const usize,
+        nwords: u32,
+        pos: *mut u32,
+        fds: *mut u32,
+        max: u32,
+    ) -> u32;
     fn kq_wake_if_waiters(head: *mut bindings::wait_queue_head, key: u32);
 }
 
@@ -257,19 +271,38 @@ pub(crate) fn file_data(file: &kernel::fs::File, write: bool) -> (Option<i64>, u
     ((data >= 0).then_some(data), err.unsigned_abs())
 }
 
+/// What polling a held descriptor knote finds, in one call: `None` if descriptor `fd`
+/// of fd table `owner` no longer names `file` (only the owner's threads can tell),
+/// else (poll mask, data as [`file_data`], error). May sleep.
+pub(crate) fn poll_held(
+    owner: usize,
+    fd: u64,
+    file: &kernel::fs::File,
+    write: bool,
+) -> Option<(u32, Option<i64>, u32)> {
+    let fd = u32::try_from(fd).ok()?;
+    let (mut data, mut err) = (0i64, 0i32);
+    // SAFETY: `file` is a live file; called in process context without spinlocks.
+    let mask = unsafe { kq_poll_held(owner, fd, file.as_ptr().cast(), write, &mut data, &mut err) };
+    let mask = u32::try_from(mask).ok()?;
+    Some((mask, (data >= 0).then_some(data), err.unsigned_abs()))
+}
+
 /// The current task's fd table, as an address to compare.
 pub(crate) fn current_files() -> usize {
     // SAFETY: Called in process context.
     unsafe { kq_current_files() }
 }
 
-/// Stores in `closed` the descriptors of bitmap `ours` that the current task has not
-/// open (`closed` is as long as `ours`). Returns whether there is any.
-pub(crate) fn closed_fds(ours: &[usize], closed: &mut [usize]) -> bool {
-    let n = ours.len().min(closed.len());
-    // SAFETY: Both slices hold `n` words; called in process context (reads the fd table
-    // under RCU).
-    unsafe { kq_closed_fds(ours.as_ptr(), n as u32, closed.as_mut_ptr()) }
+/// The descriptors of bitmap `ours` that the current task has not open, from word
+/// `*pos` on: stores some in `fds` (whole words at a time) and returns how many;
+/// `*pos` is where to go on (`ours.len()`: done).
+pub(crate) fn closed_fds(ours: &[usize], pos: &mut u32, fds: &mut [u32; 64]) -> usize {
+    let n = u32::try_from(ours.len()).unwrap_or(u32::MAX);
+    // SAFETY: `ours` holds `n` words and `fds` 64 entries, as many as the bits of one word;
+    // called in process context (reads the fd table under RCU).
+    let found = unsafe { kq_closed_fds(ours.as_ptr(), n, pos, fds.as_mut_ptr(), 64) };
+    found as usize
 }
 
 /// A value written under a lock and read without it, as C's `WRITE_ONCE` and

@@ -122,27 +122,45 @@ unsigned long kq_current_files(void)
 }
 
 /*
- * For the @nwords words of descriptor bitmap @ours, store in @closed the
- * descriptors the current task does not have open (beyond its table: all).
- * Returns whether any is set.
+ * Finds the descriptors of bitmap @ours (@nwords words) that the current
+ * task does not have open (beyond its table: all), from word *@pos on.
+ * Stores at most @max (at least BITS_PER_LONG: whole words) in @fds and
+ * returns how many; *@pos is where to go on (@nwords: done).
+ *
+ * A word of open_fds whose bit in full_fds_bits is set has no descriptor
+ * closed, so a table of open descriptors is checked a summary word (4096
+ * descriptors) at a time. close() clears both bits under file_lock before
+ * it returns, so the next call sees it.
  */
-bool kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned long *closed)
+unsigned int kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned int *pos,
+			   unsigned int *fds, unsigned int max)
 {
 	struct fdtable *fdt;
-	unsigned long any = 0;
-	unsigned int i, open_words;
+	unsigned int i, n = 0, open_words;
 
 	rcu_read_lock();
 	fdt = files_fdtable(current->files);
 	open_words = fdt->max_fds / BITS_PER_LONG;
-	for (i = 0; i < nwords; i++) {
-		unsigned long open = i < open_words ? READ_ONCE(fdt->open_fds[i]) : 0;
+	for (i = *pos; i < nwords; i++) {
+		unsigned long gone;
 
-		closed[i] = ours[i] & ~open;
-		any |= closed[i];
+		if (i % BITS_PER_LONG == 0 && i + BITS_PER_LONG <= open_words &&
+		    READ_ONCE(fdt->full_fds_bits[i / BITS_PER_LONG]) == ~0UL) {
+			i += BITS_PER_LONG - 1;
+			continue;
+		}
+		if (!ours[i])
+			continue;
+		gone = ours[i] & ~(i < open_words ? READ_ONCE(fdt->open_fds[i]) : 0);
+		/* Room for a whole word (no hweight: a call on CPUs without popcnt). */
+		if (gone && n + BITS_PER_LONG > max)
+			break;
+		for (; gone; gone &= gone - 1)
+			fds[n++] = i * BITS_PER_LONG + __ffs(gone);
 	}
 	rcu_read_unlock();
-	return any;
+	*pos = i;
+	return n;
 }
 
 /* Wake @head's waiters, if it has any (wq_has_sleeper() orders the check). */
@@ -244,6 +262,21 @@ long long kq_file_data(struct file *file, bool write, int *err)
 	if (sock && sock->sk)
 		return kq_sock_data(sock->sk, write, err);
 	return -1;
+}
+
+/*
+ * Phase 2 of a scan for a descriptor knote, in one call: -1 if descriptor
+ * @fd of fd table @owner no longer names @file (only the owner's threads can
+ * tell; other tasks go on), else @file's poll mask, with its data in *data
+ * (-1: unknown) and a pending socket error in *err, as kq_file_data.
+ */
+int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
+		 long long *data, int *err)
+{
+	if ((unsigned long)current->files == owner && !kq_fd_is(fd, file))
+		return -1;
+	*data = kq_file_data(file, write, err);
+	return vfs_poll(file, NULL);
 }
 
 bool kq_hrtimer_queued(struct hrtimer *timer)

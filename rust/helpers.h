@@ -27,7 +27,10 @@ void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, in
 bool kq_fd_is(unsigned int fd, struct file *file);
 long long kq_file_data(struct file *file, bool write, int *err);
 unsigned long kq_current_files(void);
-bool kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned long *closed);
+int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
+		 long long *data, int *err);
+unsigned int kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned int *pos,
+			   unsigned int *fds, unsigned int max);
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
 bool kq_hrtimer_queued(struct hrtimer *timer);
 

@@ -8,7 +8,7 @@
 //! lock comes first (see Documentation/kqueue/design.rst).
 
 use crate::knote::Knote;
-use core::{cell::UnsafeCell, ptr};
+use core::cell::UnsafeCell;
 use kernel::{
     bindings,
     ffi::{c_int, c_uint, c_void},
@@ -150,12 +150,6 @@ impl PollHook {
         slots.used = 0;
         slots.overflow = false;
     }
-}
-
-/// Polls `file` without hooking anything.
-pub(crate) fn poll_now(file: &File) -> u32 {
-    // SAFETY: `file` is a live file we hold; a NULL poll table registers nothing.
-    unsafe { kq_vfs_poll(file.as_ptr().cast(), ptr::null_mut()) }
 }
 
 /// The wake callback of our entries: runs with the queue's lock held, maybe in hard irq.

@@ -5,12 +5,12 @@
 
 use super::{Kqueue, Unlinked, BATCH};
 use crate::{
+    device,
     filter::fd,
     glue::{self, WaitEnd},
     knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED},
-    poll,
     stackvec::StackVec,
-    uapi::KEvent,
+    uapi::{KEvent, EVFILT_WRITE},
 };
 use kernel::{list::ListArc, prelude::*};
 
@@ -149,14 +149,23 @@ impl Kqueue {
 
     /// Phase 2 for a held descriptor knote: (poll mask, data, closed), no lock held.
     fn poll_held(kn: &Knote) -> (u32, fd::Measure, bool) {
-        match &kn.file {
-            Some(_) if Self::is_stale(kn) => (0, fd::Measure::NONE, true),
-            Some(file) => (
-                poll::poll_now(file),
-                super::measure(file, kn.key.filter),
-                false,
-            ),
-            None => (0, fd::Measure::NONE, false),
+        let Some(file) = &kn.file else {
+            return (0, fd::Measure::NONE, false);
+        };
+        let write = kn.key.filter == EVFILT_WRITE;
+        match glue::poll_held(kn.owner_files, kn.key.ident, file, write) {
+            None => (0, fd::Measure::NONE, true),
+            Some((mask, data, error)) => {
+                let measure = match device::kqueue_of_file(file) {
+                    // A kqueue's data is its number of pending events.
+                    Some(kq) => fd::Measure {
+                        data: (!write).then(|| kq.pending() as i64),
+                        error: 0,
+                    },
+                    None => fd::Measure { data, error },
+                };
+                (mask, measure, false)
+            }
         }
     }
 

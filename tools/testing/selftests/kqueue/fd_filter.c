@@ -729,10 +729,30 @@ TEST_F_TIMEOUT(many, ten_thousand_pipes, 120)
 				       i, n, n < 0 ? errno : 0);
 		ASSERT_KEV_NODATA(rw_ev(self->rd[hit], EVFILT_READ, EV_ADD, U(hit + 1)), &ev[0]);
 	}
+
+	/*
+	 * Closing read ends in the middle of a full descriptor table, and the
+	 * last one: the next call drops their knotes and releases the pipes
+	 * (the writers see EPIPE), and the one ready pipe is still reported.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 3; i++) {
+		int gone = i == 2 ? NPIPES - 1 : 1234 + 4096 * i;
+
+		ASSERT_EQ(0, close(self->rd[gone]));
+		self->rd[gone] = -1;
+		memset(ev, 0, sizeof(ev));
+		ASSERT_EQ(1, kq_poll(kq, ev, 16));
+		ASSERT_KEV_NODATA(rw_ev(self->rd[hit], EVFILT_READ, EV_ADD, U(hit + 1)), &ev[0]);
+		ASSERT_EQ(-1, write(self->wr[gone], "x", 1))
+			TH_LOG("pipe %d still has a reader after the next kevent()", gone);
+		ASSERT_EQ(EPIPE, errno);
+	}
 	free(ch);
 	close(kq);
 	for (i = 0; i < NPIPES; i++) {
-		close(self->rd[i]);
+		if (self->rd[i] >= 0)
+			close(self->rd[i]);
 		close(self->wr[i]);
 	}
 }
