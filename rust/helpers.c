@@ -51,17 +51,6 @@ __poll_t kq_vfs_poll(struct file *file, poll_table *pt)
 	return vfs_poll(file, pt);
 }
 
-void kq_init_poll_table(poll_table *pt, poll_queue_proc qproc)
-{
-	init_poll_funcptr(pt, qproc);
-}
-
-void kq_init_wait_func(struct wait_queue_entry *entry, wait_queue_func_t func, void *private)
-{
-	init_waitqueue_func_entry(entry, func);
-	entry->private = private;
-}
-
 /*
  * POLLFREE: the queue is about to be freed (after an RCU grace period).
  * Called from the wake callback, with the queue's lock held; as in

@@ -19,8 +19,6 @@ bool kq_files_shared(void);
 u64 kq_timer_slack_ns(void);
 
 __poll_t kq_vfs_poll(struct file *file, poll_table *pt);
-void kq_init_poll_table(poll_table *pt, poll_queue_proc qproc);
-void kq_init_wait_func(struct wait_queue_entry *entry, wait_queue_func_t func, void *private);
 void kq_wait_pollfree(struct wait_queue_entry *entry, struct wait_queue_head **headp);
 void kq_wait_remove(struct wait_queue_entry *entry, struct wait_queue_head **headp);
 void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, int *level);

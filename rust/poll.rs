@@ -18,12 +18,6 @@ use kernel::{
 
 extern "C" {
     fn kq_vfs_poll(file: *mut c_void, pt: *mut bindings::poll_table_struct) -> c_uint;
-    fn kq_init_poll_table(pt: *mut bindings::poll_table_struct, qproc: bindings::poll_queue_proc);
-    pub(crate) fn kq_init_wait_func(
-        entry: *mut bindings::wait_queue_entry,
-        func: bindings::wait_queue_func_t,
-        private: *mut c_void,
-    );
     fn kq_wait_pollfree(
         entry: *mut bindings::wait_queue_entry,
         headp: *mut *mut bindings::wait_queue_head,
@@ -32,6 +26,24 @@ extern "C" {
         entry: *mut bindings::wait_queue_entry,
         headp: *mut *mut bindings::wait_queue_head,
     );
+}
+
+/// `init_waitqueue_func_entry` (inline in C), also setting `private`.
+///
+/// # Safety
+///
+/// `entry` must be valid for writes and not on any queue.
+pub(crate) unsafe fn init_wait_entry(
+    entry: *mut bindings::wait_queue_entry,
+    func: bindings::wait_queue_func_t,
+    private: *mut c_void,
+) {
+    // SAFETY: The caller guarantees `entry` is writable and unqueued.
+    unsafe {
+        (*entry).flags = 0;
+        (*entry).private = private;
+        (*entry).func = func;
+    }
 }
 
 /// `POLLFREE`: the queue is going away (not in bindings).
@@ -115,19 +127,20 @@ impl PollHook {
             // SAFETY: The entry is pinned in the knote, which outlives its hooks; `head`
             // is a live queue handed to us by the file's poll.
             unsafe {
-                kq_init_wait_func(&mut slot.entry, Some(wake), ctx.knote.cast_mut().cast());
+                init_wait_entry(&mut slot.entry, Some(wake), ctx.knote.cast_mut().cast());
                 bindings::add_wait_queue(head, &mut slot.entry);
             }
         }
 
         let mut ctx = Ctx {
-            // SAFETY: All zeroes is a valid poll table; it is set up right below.
-            pt: unsafe { core::mem::zeroed() },
+            // `init_poll_funcptr`: our callback, all events.
+            pt: bindings::poll_table_struct {
+                _qproc: Some(queue_proc),
+                _key: !0,
+            },
             slots: self.slots.get(),
             knote,
         };
-        // SAFETY: `ctx.pt` is valid for writes.
-        unsafe { kq_init_poll_table(&mut ctx.pt, Some(queue_proc)) };
         // SAFETY: `file` is a live file we hold; `ctx` outlives the call.
         let mask = unsafe { kq_vfs_poll(file.as_ptr().cast(), &mut ctx.pt) };
         // SAFETY: Exclusive use (type invariants).

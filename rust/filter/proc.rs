@@ -253,7 +253,7 @@ impl ProcHook {
         // which the knote keeps until `detach` took it off again.
         unsafe {
             let head = &raw mut (*self.pid.0).wait_pidfd;
-            crate::poll::kq_init_wait_func(
+            crate::poll::init_wait_entry(
                 self.entry.get(),
                 Some(exit_wake),
                 ptr::from_ref(kn).cast_mut().cast(),
