@@ -87,6 +87,30 @@ pub(crate) const NOTE_TRACK: u32 = 0x1;
 pub(crate) const NOTE_TRACKERR: u32 = 0x2;
 /// EVFILT_PROC: the event of a tracked child (`data` is the parent's pid).
 pub(crate) const NOTE_CHILD: u32 = 0x4;
+/// EVFILT_TIMER: `data` is in seconds.
+pub(crate) const NOTE_SECONDS: u32 = 0x1;
+/// EVFILT_TIMER: `data` is in microseconds.
+pub(crate) const NOTE_USECONDS: u32 = 0x2;
+/// EVFILT_TIMER: `data` is in nanoseconds.
+pub(crate) const NOTE_NSECONDS: u32 = 0x4;
+/// EVFILT_TIMER: `data` is an absolute CLOCK_REALTIME time (in the unit): fire once then.
+pub(crate) const NOTE_ABSOLUTE: u32 = 0x8;
+/// EVFILT_VNODE: the file was removed (its last link, or the file itself).
+pub(crate) const NOTE_DELETE: u32 = 0x1;
+/// EVFILT_VNODE: the contents changed (a directory: an entry was added, removed or renamed).
+pub(crate) const NOTE_WRITE: u32 = 0x2;
+/// EVFILT_VNODE: the file grew.
+pub(crate) const NOTE_EXTEND: u32 = 0x4;
+/// EVFILT_VNODE: attributes changed (mode, owner, times, extended attributes).
+pub(crate) const NOTE_ATTRIB: u32 = 0x8;
+/// EVFILT_VNODE: the link count changed (a directory: a subdirectory came or went).
+pub(crate) const NOTE_LINK: u32 = 0x10;
+/// EVFILT_VNODE: the file was renamed.
+pub(crate) const NOTE_RENAME: u32 = 0x20;
+/// EVFILT_VNODE: access was revoked: the file system was unmounted.
+pub(crate) const NOTE_REVOKE: u32 = 0x40;
+/// EVFILT_VNODE: the file shrank (truncate).
+pub(crate) const NOTE_TRUNCATE: u32 = 0x80;
 
 /// One change or event: the LP64 layout of BSD `struct kevent`.
 #[repr(C)]

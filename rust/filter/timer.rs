@@ -20,7 +20,10 @@ use crate::{
     filter::{FilterState, Tally},
     knote::{Knote, KN_DISABLED},
     queue,
-    uapi::{KEvent, EV_ADD, EV_DISABLE, EV_ENABLE, EV_ONESHOT},
+    uapi::{
+        KEvent, EV_ADD, EV_DISABLE, EV_ENABLE, EV_ONESHOT, NOTE_ABSOLUTE, NOTE_NSECONDS,
+        NOTE_SECONDS, NOTE_USECONDS,
+    },
 };
 use core::ptr;
 use kernel::{
@@ -31,14 +34,6 @@ use kernel::{
     types::Opaque,
 };
 
-/// `data` is in seconds.
-pub(crate) const NOTE_SECONDS: u32 = 0x1;
-/// `data` is in microseconds.
-pub(crate) const NOTE_USECONDS: u32 = 0x2;
-/// `data` is in nanoseconds.
-pub(crate) const NOTE_NSECONDS: u32 = 0x4;
-/// `data` is an absolute CLOCK_REALTIME time (in the unit): fire once then.
-pub(crate) const NOTE_ABSOLUTE: u32 = 0x8;
 /// The unit flags; none means milliseconds.
 const UNIT_MASK: u32 = NOTE_SECONDS | NOTE_USECONDS | NOTE_NSECONDS;
 

@@ -19,7 +19,7 @@ use crate::{
     filter::{fd, FilterState},
     knote::Knote,
     queue,
-    uapi::{KEvent, EV_ADD, EV_CLEAR, EV_EOF, EV_ONESHOT},
+    uapi::*,
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -27,22 +27,6 @@ use kernel::{
     prelude::*,
 };
 
-/// The file was removed (its last link, or the file itself).
-pub(crate) const NOTE_DELETE: u32 = 0x1;
-/// The contents changed (a directory: an entry was added, removed or renamed).
-pub(crate) const NOTE_WRITE: u32 = 0x2;
-/// The file grew.
-pub(crate) const NOTE_EXTEND: u32 = 0x4;
-/// Attributes changed (mode, owner, times, extended attributes).
-pub(crate) const NOTE_ATTRIB: u32 = 0x8;
-/// The link count changed (a directory: a subdirectory came or went).
-pub(crate) const NOTE_LINK: u32 = 0x10;
-/// The file was renamed.
-pub(crate) const NOTE_RENAME: u32 = 0x20;
-/// Access was revoked: the file system was unmounted.
-pub(crate) const NOTE_REVOKE: u32 = 0x40;
-/// The file shrank (truncate).
-pub(crate) const NOTE_TRUNCATE: u32 = 0x80;
 /// Every event EVFILT_VNODE reports.
 const NOTE_ALL: u32 = NOTE_DELETE
     | NOTE_WRITE
