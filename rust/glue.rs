@@ -30,7 +30,7 @@ extern "C" {
         subclass: i32,
         level: *mut i32,
     );
-    fn kq_fd_is(fd: u32, file: *mut c_void) -> bool;
+    fn kq_fd_stale(owner: usize, fd: u32, file: *mut c_void) -> bool;
     fn kq_file_data(file: *mut c_void, write: bool, err: *mut i32) -> i64;
     fn kq_current_files() -> usize;
     fn kq_poll_held(
@@ -255,10 +255,15 @@ pub(crate) fn files_shared() -> bool {
     unsafe { kq_files_shared() }
 }
 
-/// Whether descriptor `fd` of the current task still names `file`.
-pub(crate) fn fd_is(fd: u64, file: &kernel::fs::File) -> bool {
-    // SAFETY: Only compares pointers under RCU; `file` is a live file.
-    u32::try_from(fd).is_ok_and(|fd| unsafe { kq_fd_is(fd, file.as_ptr().cast()) })
+/// Whether descriptor `fd` of fd table `owner` no longer names `file` (closed, maybe
+/// reused). Only the owner's threads can tell; other tasks get false.
+pub(crate) fn fd_stale(owner: usize, fd: u64, file: &kernel::fs::File) -> bool {
+    match u32::try_from(fd) {
+        // SAFETY: Only compares pointers under RCU; `file` is a live file.
+        Ok(fd) => unsafe { kq_fd_stale(owner, fd, file.as_ptr().cast()) },
+        // No descriptor has that number.
+        Err(_) => owner == current_files(),
+    }
 }
 
 /// EVFILT_READ (`write`: EVFILT_WRITE) data of `file` where the kernel can tell: bytes to

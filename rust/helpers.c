@@ -94,7 +94,7 @@ void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, in
 }
 
 /* Whether descriptor @fd of the current task still names @file. */
-bool kq_fd_is(unsigned int fd, struct file *file)
+static bool kq_fd_is(unsigned int fd, struct file *file)
 {
 	bool same;
 
@@ -102,6 +102,15 @@ bool kq_fd_is(unsigned int fd, struct file *file)
 	same = files_lookup_fd_raw(current->files, fd) == file;
 	rcu_read_unlock();
 	return same;
+}
+
+/*
+ * Whether descriptor @fd of fd table @owner no longer names @file (closed,
+ * maybe reused). Only the owner's threads can tell; other tasks get false.
+ */
+bool kq_fd_stale(unsigned long owner, unsigned int fd, struct file *file)
+{
+	return (unsigned long)current->files == owner && !kq_fd_is(fd, file);
 }
 
 
@@ -262,7 +271,7 @@ long long kq_file_data(struct file *file, bool write, int *err)
 int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
 		 long long *data, int *err)
 {
-	if ((unsigned long)current->files == owner && !kq_fd_is(fd, file))
+	if (kq_fd_stale(owner, fd, file))
 		return -1;
 	*data = kq_file_data(file, write, err);
 	return vfs_poll(file, NULL);

@@ -22,7 +22,7 @@ __poll_t kq_vfs_poll(struct file *file, poll_table *pt);
 void kq_wait_pollfree(struct wait_queue_entry *entry, struct wait_queue_head **headp);
 void kq_wait_remove(struct wait_queue_entry *entry, struct wait_queue_head **headp);
 void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, int *level);
-bool kq_fd_is(unsigned int fd, struct file *file);
+bool kq_fd_stale(unsigned long owner, unsigned int fd, struct file *file);
 long long kq_file_data(struct file *file, bool write, int *err);
 unsigned long kq_current_files(void);
 int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,

@@ -257,9 +257,7 @@ impl Kqueue {
     /// another inode). Other tasks cannot tell, and keep the knote.
     fn is_stale(kn: &Knote) -> bool {
         match &kn.file {
-            Some(file) => {
-                kn.owner_files == glue::current_files() && !glue::fd_is(kn.key.ident, file)
-            }
+            Some(file) => glue::fd_stale(kn.owner_files, kn.key.ident, file),
             None => kn.source.fd_moved(kn.key.ident) && kn.owner_files == glue::current_files(),
         }
     }
