@@ -49,6 +49,27 @@ extern "C" {
         max: u32,
     ) -> u32;
     fn kq_wake_if_waiters(head: *mut bindings::wait_queue_head, key: u32);
+    fn kq_read_user_words(dst: *mut u64, src: *const c_void, words: u32) -> i32;
+}
+
+/// Reads a `T` from user address `addr`: a small block of 64-bit words (an argument
+/// block, a timeout, a change), read in one user-access window, which costs much
+/// less than a `UserSlice` copy. EFAULT on a fault.
+pub(crate) fn read_user<T: kernel::transmute::FromBytes>(addr: usize) -> Result<T> {
+    const {
+        assert!(core::mem::size_of::<T>() % 8 == 0 && core::mem::size_of::<T>() <= 64);
+        assert!(core::mem::align_of::<T>() >= 8);
+    }
+    let mut out = core::mem::MaybeUninit::<T>::uninit();
+    let words = (core::mem::size_of::<T>() / 8) as u32;
+    // SAFETY: `out` is valid for `words` aligned u64 writes; `addr` is a user address,
+    // checked by the helper.
+    let res = unsafe { kq_read_user_words(out.as_mut_ptr().cast(), addr as *const c_void, words) };
+    if res != 0 {
+        return Err(EFAULT);
+    }
+    // SAFETY: All of `out` was written, and any bit pattern is a valid `T` (FromBytes).
+    Ok(unsafe { out.assume_init() })
 }
 
 /// A `spin_lock_irqsave` backend for [`Lock`]: usable from hard-irq hooks.

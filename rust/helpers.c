@@ -277,6 +277,27 @@ int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool w
 	return vfs_poll(file, NULL);
 }
 
+/*
+ * Read @words u64 words from user @src in one user-access window: the
+ * argument block, a timeout or one change, which copy_from_user (an
+ * out-of-line call and a fence per copy) makes a large part of a kevent().
+ */
+int kq_read_user_words(u64 *dst, const void __user *src, unsigned int words)
+{
+	const u64 __user *p = src;
+	unsigned int i;
+
+	if (!user_read_access_begin(p, words * sizeof(u64)))
+		return -EFAULT;
+	for (i = 0; i < words; i++)
+		unsafe_get_user(dst[i], &p[i], efault);
+	user_read_access_end();
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
+}
+
 bool kq_hrtimer_queued(struct hrtimer *timer)
 {
 	return hrtimer_is_queued(timer);

@@ -31,6 +31,7 @@ unsigned int kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsig
 			   unsigned int *fds, unsigned int max);
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
 bool kq_hrtimer_queued(struct hrtimer *timer);
+int kq_read_user_words(u64 *dst, const void __user *src, unsigned int words);
 
 
 struct kq_vnode;

@@ -4,7 +4,7 @@
 //! events written back.
 
 use crate::{
-    glue::monotonic_ns,
+    glue::{monotonic_ns, read_user},
     queue::{Collected, Kqueue, BATCH},
     uapi::*,
 };
@@ -21,8 +21,7 @@ const MAX_ARGS_SIZE: usize = 4096;
 /// unknown trailing bytes must be zero.
 fn read_args(arg: usize) -> Result<KeventArgs> {
     // Version 0 is the smallest valid size: read it whole at once.
-    let mut reader = UserSlice::new(UserPtr::from_addr(arg), MAX_ARGS_SIZE).reader();
-    let args = reader.read::<KeventArgs>()?;
+    let args = read_user::<KeventArgs>(arg)?;
     let size = args.size as usize;
     if size < KEVENT_ARGS_SIZE_VER0 {
         return Err(EINVAL);
@@ -52,9 +51,7 @@ fn read_deadline(ptr: u64) -> Result<Option<i64>> {
     if ptr == 0 {
         return Ok(None);
     }
-    let ts = UserSlice::new(UserPtr::from_addr(ptr as usize), 16)
-        .reader()
-        .read::<Timespec>()?;
+    let ts = read_user::<Timespec>(ptr as usize)?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(EINVAL);
     }
@@ -122,16 +119,15 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         written: 0,
     };
 
-    let mut changes = UserSlice::new(
-        UserPtr::from_addr(args.changelist as usize),
-        nchanges * KEV_SIZE,
-    )
-    .reader();
+    let changes = args.changelist as usize;
+    if changes.checked_add(nchanges * KEV_SIZE).is_none() {
+        return Err(EFAULT);
+    }
     let stop_at_libkqueue = args.flags & KEVENT_STOP_AT_LIBKQUEUE != 0;
     let mut answered = 0;
     let mut done = 0;
     while done < nchanges {
-        let kev = changes.read::<KEvent>()?;
+        let kev = read_user::<KEvent>(changes + done * KEV_SIZE)?;
         if stop_at_libkqueue && kev.filter == EVFILT_LIBKQUEUE {
             break;
         }
