@@ -10,56 +10,99 @@
 //! `full_fds_bits` summary). Knotes of closed descriptors are then dropped, which releases
 //! the file. A descriptor closed and reused before that call is caught when
 //! its knote would fire (it never fires for the new file) or is re-added.
+//!
+//! The map lives under the kqueue's spinlock, so that the check costs no lock
+//! of its own when a call collects events; it only grows, by a vector
+//! allocated with the lock dropped ([`FdMap::grow`]).
 
-use crate::glue::closed_fds;
+use crate::glue::closed_word;
 use kernel::prelude::*;
 
 const BITS: usize = usize::BITS as usize;
 
 /// A bitmap of descriptors; a bit may stay set after its knotes are gone, until
 /// [`FdMap::closed`] reports it.
+#[derive(Default)]
 pub(crate) struct FdMap {
     words: KVec<usize>,
+    /// Words up to the highest one ever noted: the rest is room, not checked.
+    used: usize,
 }
 
 impl FdMap {
     /// An empty map.
     pub(crate) const fn new() -> Self {
-        Self { words: KVec::new() }
+        Self {
+            words: KVec::new(),
+            used: 0,
+        }
     }
 
-    /// Notes a knote on descriptor `fd` (`fd` fits in u32: it was looked up).
-    pub(crate) fn insert(&mut self, fd: usize) -> Result {
+    /// Words needed to hold descriptor `fd`.
+    pub(crate) fn words_for(fd: usize) -> usize {
+        fd / BITS + 1
+    }
+
+    /// Size of the map in words.
+    pub(crate) fn words(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether the map has room for descriptor `fd`.
+    pub(crate) fn covers(&self, fd: usize) -> bool {
+        fd / BITS < self.words.len()
+    }
+
+    /// Notes a knote on descriptor `fd`; false (nothing noted) if the map must grow
+    /// first.
+    pub(crate) fn insert(&mut self, fd: usize) -> bool {
         let i = fd / BITS;
-        while self.words.len() <= i {
-            self.words.push(0, GFP_KERNEL_ACCOUNT)?;
+        let Some(word) = self.words.get_mut(i) else {
+            return false;
+        };
+        *word |= 1 << (fd % BITS);
+        self.used = self.used.max(i + 1);
+        true
+    }
+
+    /// Grows the map into `room`, an empty vector with capacity for the new size,
+    /// if it still needs to. Does not allocate. Returns the vector to free (with
+    /// the lock dropped).
+    pub(crate) fn grow(&mut self, mut room: KVec<usize>) -> KVec<usize> {
+        let len = room.capacity();
+        if len <= self.words.len() {
+            return room;
         }
-        self.words[i] |= 1 << (fd % BITS);
-        Ok(())
+        // Within `room`'s capacity: these never allocate.
+        let copied = room.extend_from_slice(&self.words, GFP_NOWAIT);
+        let zeroed = room.resize(len, 0, GFP_NOWAIT);
+        if copied.is_err() || zeroed.is_err() {
+            return room;
+        }
+        core::mem::replace(&mut self.words, room)
     }
 
     /// Whether no descriptor was ever noted.
     pub(crate) fn is_empty(&self) -> bool {
-        self.words.is_empty()
+        self.used == 0
     }
 
     /// Calls `f` for each descriptor in the map that the current task has closed;
-    /// `f` returns whether knotes remain on it (else its bit is cleared).
+    /// `f` returns whether knotes remain on it (else its bit is cleared). Does not
+    /// sleep.
     pub(crate) fn closed(&mut self, mut f: impl FnMut(usize) -> bool) {
-        let mut pos = 0;
-        let mut fds = [0u32; 64];
-        while (pos as usize) < self.words.len() {
-            let found = closed_fds(&self.words, &mut pos, &mut fds);
-            if found == 0 && (pos as usize) < self.words.len() {
-                // Cannot happen (a word never holds more than 64); do not spin.
-                break;
-            }
-            for &fd in &fds[..found] {
-                let fd = fd as usize;
-                if !f(fd) {
-                    self.words[fd / BITS] &= !(1 << (fd % BITS));
+        let mut from = 0;
+        // `used` never exceeds the length: it only counts words that exist.
+        let used = self.words.len().min(self.used);
+        while let Some((i, mut gone)) = closed_word(&self.words[..used], from) {
+            while gone != 0 {
+                let bit = gone.trailing_zeros() as usize;
+                gone &= gone - 1;
+                if !f(i * BITS + bit) {
+                    self.words[i] &= !(1 << bit);
                 }
             }
+            from = i + 1;
         }
     }
 }

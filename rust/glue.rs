@@ -41,13 +41,7 @@ extern "C" {
         data: *mut i64,
         err: *mut i32,
     ) -> i32;
-    fn kq_closed_fds(
-        ours: *const usize,
-        nwords: u32,
-        pos: *mut u32,
-        fds: *mut u32,
-        max: u32,
-    ) -> u32;
+    fn kq_closed_word(ours: *const usize, nwords: u32, from: u32, gone: *mut usize) -> u32;
     fn kq_wake_if_waiters(head: *mut bindings::wait_queue_head, key: u32);
     fn kq_read_user_words(dst: *mut u64, src: *const c_void, words: u32) -> i32;
 }
@@ -320,15 +314,16 @@ pub(crate) fn current_files() -> usize {
     unsafe { kq_current_files() }
 }
 
-/// The descriptors of bitmap `ours` that the current task has not open, from word
-/// `*pos` on: stores some in `fds` (whole words at a time) and returns how many;
-/// `*pos` is where to go on (`ours.len()`: done).
-pub(crate) fn closed_fds(ours: &[usize], pos: &mut u32, fds: &mut [u32; 64]) -> usize {
+/// The first word of bitmap `ours`, from word `from` on, naming descriptors the current
+/// task has closed: (its index, those descriptors' bits), or None.
+pub(crate) fn closed_word(ours: &[usize], from: usize) -> Option<(usize, usize)> {
     let n = u32::try_from(ours.len()).unwrap_or(u32::MAX);
-    // SAFETY: `ours` holds `n` words and `fds` 64 entries, as many as the bits of one word;
-    // called in process context (reads the fd table under RCU).
-    let found = unsafe { kq_closed_fds(ours.as_ptr(), n, pos, fds.as_mut_ptr(), 64) };
-    found as usize
+    let from = u32::try_from(from).ok()?;
+    let mut gone = 0;
+    // SAFETY: `ours` holds at least `n` words; called in process context (reads the fd
+    // table under RCU; does not sleep).
+    let i = unsafe { kq_closed_word(ours.as_ptr(), n, from, &mut gone) };
+    (i < n).then_some((i as usize, gone))
 }
 
 /// A value written under a lock and read without it, as C's `WRITE_ONCE` and

@@ -120,28 +120,22 @@ unsigned long kq_current_files(void)
 }
 
 /*
- * Finds the descriptors of bitmap @ours (@nwords words) that the current
- * task does not have open (beyond its table: all), from word *@pos on.
- * Stores at most @max (at least BITS_PER_LONG: whole words) in @fds and
- * returns how many; *@pos is where to go on (@nwords: done).
- *
- * A word of open_fds whose bit in full_fds_bits is set has no descriptor
- * closed, so a table of open descriptors is checked a summary word (4096
- * descriptors) at a time. close() clears both bits under file_lock before
- * it returns, so the next call sees it.
+ * The first word of bitmap @ours, from word @from on, that names descriptors
+ * the current task no longer has open: returns its index (@nwords if none)
+ * and those descriptors' bits in *@gone. Skips 4096 descriptors at a time
+ * where the fd table's summary says they are all open (close() clears the
+ * summary bit under file_lock before it returns).
  */
-unsigned int kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned int *pos,
-			   unsigned int *fds, unsigned int max)
+unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsigned int from,
+			    unsigned long *gone)
 {
 	struct fdtable *fdt;
-	unsigned int i, n = 0, open_words;
+	unsigned int i, open_words;
 
 	rcu_read_lock();
 	fdt = files_fdtable(current->files);
 	open_words = fdt->max_fds / BITS_PER_LONG;
-	for (i = *pos; i < nwords; i++) {
-		unsigned long gone;
-
+	for (i = from; i < nwords; i++) {
 		if (i % BITS_PER_LONG == 0 && i + BITS_PER_LONG <= open_words &&
 		    READ_ONCE(fdt->full_fds_bits[i / BITS_PER_LONG]) == ~0UL) {
 			i += BITS_PER_LONG - 1;
@@ -149,16 +143,12 @@ unsigned int kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsig
 		}
 		if (!ours[i])
 			continue;
-		gone = ours[i] & ~(i < open_words ? READ_ONCE(fdt->open_fds[i]) : 0);
-		/* Room for a whole word (no hweight: a call on CPUs without popcnt). */
-		if (gone && n + BITS_PER_LONG > max)
+		*gone = ours[i] & ~(i < open_words ? READ_ONCE(fdt->open_fds[i]) : 0);
+		if (*gone)
 			break;
-		for (; gone; gone &= gone - 1)
-			fds[n++] = i * BITS_PER_LONG + __ffs(gone);
 	}
 	rcu_read_unlock();
-	*pos = i;
-	return n;
+	return i;
 }
 
 /* Wake @head's waiters, if it has any (wq_has_sleeper() orders the check). */

@@ -27,8 +27,8 @@ long long kq_file_data(struct file *file, bool write, int *err);
 unsigned long kq_current_files(void);
 int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
 		 long long *data, int *err);
-unsigned int kq_closed_fds(const unsigned long *ours, unsigned int nwords, unsigned int *pos,
-			   unsigned int *fds, unsigned int max);
+unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsigned int from,
+			    unsigned long *gone);
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
 bool kq_hrtimer_queued(struct hrtimer *timer);
 int kq_read_user_words(u64 *dst, const void __user *src, unsigned int words);

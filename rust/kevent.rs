@@ -111,7 +111,10 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         return Err(EINVAL);
     }
     let deadline = read_deadline(args.timeout)?;
-    kq.sweep_closed();
+    if args.nchanges > 0 || args.nevents == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
+        // Collecting checks for closed descriptors on its own (see `Kqueue::scan`).
+        kq.sweep_closed();
+    }
     let nchanges = args.nchanges as usize;
     let mut out = EventOut {
         base: args.eventlist as usize,
@@ -161,7 +164,8 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
     let mut budget = None;
     let mut take = out.room.min(BATCH);
     let mut got = Collected::new();
-    kq.scan(take, deadline, &mut budget, |n| out.probe(n), &mut got)?;
+    kq.scan(take, deadline, &mut budget, |n| out.probe(n), &mut got)
+        .inspect_err(|_| kq.sweep_closed())?;
     loop {
         let n = got.len();
         out.push(n, got.events())?;

@@ -29,7 +29,7 @@ use kernel::{
     seq_print,
     sync::{
         atomic::{Atomic, Relaxed},
-        new_mutex, Arc, ArcBorrow, LockedBy, Mutex,
+        Arc, ArcBorrow, LockedBy,
     },
     types::Opaque,
 };
@@ -80,6 +80,11 @@ pub(crate) struct KqInner {
     nready: usize,
     /// The last descriptor is closed: waiters leave with EBADF.
     closing: bool,
+    /// Descriptors with knotes, to notice their close (see `fdmap.rs`).
+    fds: FdMap,
+    /// Tasks waiting on `flux` for a knote to leave flux: ending a flux wakes the
+    /// queue only if there are any (counted under the lock, after queueing).
+    flux_waiters: usize,
 }
 
 /// One kqueue: what one open of /dev/kqueue gives.
@@ -96,9 +101,6 @@ pub(crate) struct Kqueue {
     /// Threads waiting for a knote to leave flux.
     #[pin]
     flux: WaitQueue,
-    /// Descriptors with knotes, to notice their close (see `fdmap.rs`).
-    #[pin]
-    fds: Mutex<FdMap>,
     charge: Arc<UserCharge>,
     max_knotes: i64,
     /// kevent() calls in flight holding a file reference (see [`Kqueue::flush`]).
@@ -131,13 +133,14 @@ impl Kqueue {
                     ready: List::new(),
                     nready: 0,
                     closing: false,
+                    fds: FdMap::new(),
+                    flux_waiters: 0,
                 },
                 "kqueue::inner"
             ),
             waiters <- WaitQueue::new(kernel::c_str!("kqueue::waiters"), kernel::static_lock_class!()),
             pollers <- WaitQueue::new(kernel::c_str!("kqueue::pollers"), kernel::static_lock_class!()),
             flux <- WaitQueue::new(kernel::c_str!("kqueue::flux"), kernel::static_lock_class!()),
-            fds <- new_mutex!(FdMap::new(), "kqueue::fds"),
             charge,
             max_knotes,
             ioctl_refs: Atomic::new(0),
@@ -215,10 +218,25 @@ impl Kqueue {
                 new = Some(NewKnote::alloc(self, kev)?);
                 continue;
             };
+            let fd = n.knote.file.is_some().then_some(kev.ident as usize);
+            if let Some(fd) = fd.filter(|&fd| !inner.fds.covers(fd)) {
+                let words = inner.fds.words();
+                drop(guard);
+                if let Err(e) = self.grow_fds(fd, words) {
+                    n.cancel(self);
+                    return Err(e);
+                }
+                new = Some(n);
+                continue;
+            }
             // Insert in flux: the filter attaches with the lock dropped.
             let kn = n.knote.clone();
             kn.state.access_mut(inner).influx = 1;
             inner.knotes.insert(n.reservation.into_node(key, n.knote));
+            if let Some(fd) = fd {
+                // Covered, checked above; the map never shrinks.
+                inner.fds.insert(fd);
+            }
             drop(guard);
             return self.finish_add(&kn, kev);
         }
@@ -228,28 +246,41 @@ impl Kqueue {
     /// that they release their files (BSD drops them at close()).
     pub(crate) fn sweep_closed(&self) {
         let mut gone = Unlinked::new();
-        let mut fds = self.fds.lock();
-        if fds.is_empty() {
+        Self::sweep_locked(&mut self.lock(), &mut gone);
+        self.free_unlinked(gone);
+    }
+
+    /// [`Kqueue::sweep_closed`] under the lock: the knotes go to `gone`.
+    fn sweep_locked(inner: &mut KqInner, gone: &mut Unlinked) {
+        if inner.fds.is_empty() {
             return;
         }
+        let mut fds = core::mem::take(&mut inner.fds);
         fds.closed(|fd| {
-            let mut guard = self.lock();
             let mut remain = false;
             for filter in [EVFILT_READ, EVFILT_WRITE] {
                 let key = KnoteKey::new(fd as u64, filter);
-                let Some(kn) = guard.knotes.get(&key).cloned() else {
+                let Some(kn) = inner.knotes.get(&key).cloned() else {
                     continue;
                 };
-                if kn.state.access(&guard).influx == 0 && Self::is_stale(&kn) {
-                    Self::unlink(&mut guard, &kn, &mut gone);
+                if kn.state.access(inner).influx == 0 && Self::is_stale(&kn) {
+                    Self::unlink(inner, &kn, gone);
                 } else {
                     remain = true;
                 }
             }
             remain
         });
-        drop(fds);
-        self.free_unlinked(gone);
+        inner.fds = fds;
+    }
+
+    /// Grows the descriptor map, of `words` words when the caller looked, to hold `fd`.
+    fn grow_fds(&self, fd: usize, words: usize) -> Result {
+        let len = FdMap::words_for(fd).max(words.saturating_mul(2));
+        let room = KVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
+        let old = self.lock().fds.grow(room);
+        drop(old);
+        Ok(())
     }
 
     /// Whether `kn`'s descriptor no longer names its file in the registering task
@@ -282,11 +313,11 @@ impl Kqueue {
             Ok(polled) => polled,
             Err(e) => {
                 let mut guard = self.lock();
-                kn.state.access_mut(&mut guard).influx -= 1;
+                let waiters = Self::leave_flux(&mut guard, kn);
                 let mut gone = Unlinked::new();
                 Self::unlink(&mut guard, kn, &mut gone);
                 drop(guard);
-                self.flux.wake_all(0);
+                self.wake_flux(waiters);
                 // Nothing is hooked and no edge recorded: just give the charge back.
                 while let Some(kn) = gone.pop_front() {
                     self.charge.uncharge();
@@ -296,9 +327,9 @@ impl Kqueue {
             }
         };
         let mut guard = self.lock();
-        kn.state.access_mut(&mut guard).influx -= 1;
+        let waiters = Self::leave_flux(&mut guard, kn);
         self.apply(guard, kn, kev, true, polled);
-        self.flux.wake_all(0);
+        self.wake_flux(waiters);
         Ok(())
     }
 
@@ -438,12 +469,35 @@ impl Kqueue {
 
     /// Sleeps until `kn` leaves flux (or is gone).
     fn wait_out_of_flux(&self, kn: &Knote) -> Result {
-        self.flux
-            .wait_until(None, || {
-                let g = self.lock();
-                (kn.state.access(&g).influx == 0).then_some(())
-            })
-            .map_err(|_| EINTR)
+        let mut counted = false;
+        let res = self.flux.wait_until(None, || {
+            let mut g = self.lock();
+            let out = kn.state.access(&g).influx == 0;
+            if out != counted {
+                // Queued on `flux` already: whoever ends the flux from now on wakes us.
+                g.flux_waiters = if out { g.flux_waiters - 1 } else { g.flux_waiters + 1 };
+                counted = !out;
+            }
+            out.then_some(())
+        });
+        if counted {
+            self.lock().flux_waiters -= 1;
+        }
+        res.map_err(|_| EINTR)
+    }
+
+    /// Ends one hold of `kn` in flux; returns whether tasks wait for a flux to end
+    /// (pass it to [`Kqueue::wake_flux`] once the lock is dropped).
+    fn leave_flux(inner: &mut KqInner, kn: &Knote) -> bool {
+        kn.state.access_mut(inner).influx -= 1;
+        inner.flux_waiters > 0
+    }
+
+    /// Wakes the tasks waiting for a flux to end, if [`Kqueue::leave_flux`] saw any.
+    fn wake_flux(&self, waiters: bool) {
+        if waiters {
+            self.flux.wake_all(0);
+        }
     }
 
     /// Wakes kevent() sleepers and pollers of this kqueue, from wake-up nesting `level`
@@ -577,8 +631,8 @@ impl Kqueue {
 
     /// Ends the flux of a knote added with [`Kqueue::add_hook_knote`].
     pub(crate) fn end_flux(&self, kn: &Knote) {
-        kn.state.access_mut(&mut self.lock()).influx -= 1;
-        self.flux.wake_all(0);
+        let waiters = Self::leave_flux(&mut self.lock(), kn);
+        self.wake_flux(waiters);
     }
 
     /// poll() of the kqueue descriptor: readable while events are pending.
@@ -758,10 +812,7 @@ impl NewKnote {
         let filter = FilterState::new(kev)?;
         let source = crate::filter::Source::new(kev)?;
         let file = if FilterState::on_fd(kev.filter) {
-            let file = fd::fget(kev.ident)?;
-            // fget succeeded, so the ident is a valid descriptor number.
-            kq.fds.lock().insert(kev.ident as usize)?;
-            Some(file)
+            Some(fd::fget(kev.ident)?)
         } else {
             None
         };

@@ -68,6 +68,8 @@ impl Kqueue {
 
         let mut guard = self.lock();
         let inner = &mut *guard;
+        // The close check of this call, where it costs no lock of its own.
+        Self::sweep_locked(inner, &mut gone);
         let budget = budget.get_or_insert(inner.nready);
         while taken.len() < max && *budget > 0 {
             *budget -= 1;
@@ -112,14 +114,15 @@ impl Kqueue {
             }
             let mut guard = self.lock();
             let inner = &mut *guard;
+            let mut flux_waiters = false;
             for t in taken.as_mut_slice() {
                 let Taken::Held(..) = t else { continue };
                 let Taken::Held(kn, (mask, data, stale)) = core::mem::replace(t, Taken::Dropped)
                 else {
                     continue;
                 };
+                flux_waiters |= Self::leave_flux(inner, &kn);
                 let st = kn.state.access_mut(inner);
-                st.influx -= 1;
                 if st.status & KN_DETACHED != 0 {
                     continue;
                 }
@@ -142,7 +145,7 @@ impl Kqueue {
                 Self::delivered(inner, kn, &mut gone);
             }
             drop(guard);
-            self.flux.wake_all(0);
+            self.wake_flux(flux_waiters);
         }
         self.free_unlinked(gone);
     }
@@ -195,7 +198,11 @@ impl Kqueue {
             // Events pending (or a poll): no need to queue on `waiters` at all.
             let woke = match ready() {
                 Some(r) => Ok(r),
-                None => self.waiters.wait_until(deadline, ready),
+                None => {
+                    // Nothing to collect: check for closed descriptors before sleeping.
+                    self.sweep_closed();
+                    self.waiters.wait_until(deadline, ready)
+                }
             };
             let pending = match woke {
                 Ok(r) => r?,
@@ -204,6 +211,7 @@ impl Kqueue {
             };
             let take = max.min(pending);
             if take == 0 {
+                self.sweep_closed();
                 return Ok(());
             }
             probe(take)?;
