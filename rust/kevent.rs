@@ -169,8 +169,9 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
     loop {
         let n = got.len();
         out.push(n, got.events())?;
-        // More pending than one batch: keep collecting, without sleeping.
-        if n < take || out.room == 0 {
+        // More pending than one batch (or a pass stopped to probe): keep collecting,
+        // without sleeping.
+        if (n < take && !got.unprobed) || out.room == 0 {
             break;
         }
         take = out.room.min(BATCH).min(kq.pending());
@@ -178,7 +179,7 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
             break;
         }
         out.probe(take)?;
-        kq.collect(take, &mut budget, &mut got);
+        kq.collect(take, &mut budget, &mut got, true);
     }
     Ok(out.written)
 }

@@ -10,7 +10,7 @@ use crate::{
     glue::{self, WaitEnd},
     knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED},
     stackvec::StackVec,
-    uapi::{KEvent, EVFILT_WRITE},
+    uapi::{KEvent, EVFILT_WRITE, EV_CLEAR, EV_DISPATCH, EV_ONESHOT},
 };
 use kernel::{list::ListArc, prelude::*};
 
@@ -27,12 +27,20 @@ enum Taken {
 
 /// The events of one pass, in queue order. The caller owns it, so that the batch
 /// is neither initialised nor moved on every call.
-pub(crate) struct Collected(StackVec<Taken, BATCH>);
+pub(crate) struct Collected {
+    taken: StackVec<Taken, BATCH>,
+    /// The pass stopped before a knote whose delivery consumes its event: the caller
+    /// must check that the event slots are writable, then collect again.
+    pub(crate) unprobed: bool,
+}
 
 impl Collected {
     /// Room for one pass.
     pub(crate) fn new() -> Self {
-        Self(StackVec::new())
+        Self {
+            taken: StackVec::new(),
+            unprobed: false,
+        }
     }
 
     /// Number of events.
@@ -42,7 +50,7 @@ impl Collected {
 
     /// The events.
     pub(crate) fn events(&self) -> impl Iterator<Item = &KEvent> {
-        self.0.as_slice().iter().filter_map(|t| match t {
+        self.taken.as_slice().iter().filter_map(|t| match t {
             Taken::Event(ev) => Some(ev),
             _ => None,
         })
@@ -58,11 +66,23 @@ impl Kqueue {
     /// Knotes on descriptors are polled again without the lock: they are taken off
     /// the queue in flux (phase 1), polled (phase 2), and reported or dropped under
     /// the lock again (phase 3), in queue order.
+    ///
+    /// Unless the caller `probed` that the event slots are writable, the pass stops
+    /// before the first knote that EV_ONESHOT, EV_CLEAR or EV_DISPATCH would consume
+    /// (see [`Collected::unprobed`]): a level-triggered event whose copy-out fails is
+    /// still pending, those would be lost.
     /// The events replace what `got` held.
-    pub(crate) fn collect(&self, max: usize, budget: &mut Option<usize>, got: &mut Collected) {
+    pub(crate) fn collect(
+        &self,
+        max: usize,
+        budget: &mut Option<usize>,
+        got: &mut Collected,
+        probed: bool,
+    ) {
         let max = max.min(BATCH);
-        got.0.clear();
-        let taken = &mut got.0;
+        got.taken.clear();
+        got.unprobed = false;
+        let taken = &mut got.taken;
         let mut gone = Unlinked::new();
         let mut held = 0;
 
@@ -86,6 +106,14 @@ impl Kqueue {
             }
             if st.status & KN_DISABLED != 0 {
                 continue;
+            }
+            if !probed && st.kev.flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH) != 0 {
+                st.status |= KN_QUEUED;
+                inner.ready.push_front(kn);
+                inner.nready += 1;
+                *budget += 1;
+                got.unprobed = true;
+                break;
             }
             if kn.file.is_some() {
                 st.influx += 1;
@@ -175,8 +203,9 @@ impl Kqueue {
     /// Collects up to `max` events, sleeping until one is ready, the absolute
     /// monotonic `deadline` (None: forever) passes, or a signal arrives.
     /// `budget` carries the pass over to later [`Kqueue::collect`] calls. `probe(n)` is
-    /// called before `n` events are taken off the queue (the caller checks it can store
-    /// them, so that a bad buffer loses nothing). The events go to `got`.
+    /// called before `n` events that delivery consumes are taken off the queue (the
+    /// caller checks it can store them, so that a bad buffer loses nothing). The events
+    /// go to `got`.
     pub(crate) fn scan(
         &self,
         max: usize,
@@ -214,8 +243,11 @@ impl Kqueue {
                 self.sweep_closed();
                 return Ok(());
             }
-            probe(take)?;
-            self.collect(take, budget, got);
+            self.collect(take, budget, got, false);
+            if got.unprobed && got.len() == 0 {
+                probe(take)?;
+                self.collect(take, budget, got, true);
+            }
             if got.len() > 0 || deadline.is_some_and(|d| d <= glue::monotonic_ns()) {
                 return Ok(());
             }

@@ -136,6 +136,67 @@ TEST(lib_efault_eventlist)
 	close(kq);
 }
 
+/* The event of @ident and @filter among @n events, or NULL. */
+static const struct kevent *find_ev(const struct kevent *ev, int n, uintptr_t ident, short filter)
+{
+	for (int i = 0; i < n; i++)
+		if (ev[i].ident == ident && ev[i].filter == filter)
+			return &ev[i];
+	return NULL;
+}
+
+/*
+ * Events that delivery consumes (EV_CLEAR, EV_ONESHOT, EV_DISPATCH) queued
+ * behind a level-triggered one, and a buffer whose first slot is valid and
+ * the second unmapped: the calls fail with EFAULT, and every event is still
+ * there, exact, for a valid buffer.
+ */
+TEST(efault_keeps_consumed_events)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	struct kevent *slots, ev[8];
+	const struct kevent *e;
+	unsigned short f[] = { 0, EV_CLEAR, EV_ONESHOT, EV_DISPATCH };
+	int kq = kq_new(_metadata);
+	int p[2], i, n;
+	char *m;
+
+	m = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, munmap(m + ps, ps));
+	slots = (struct kevent *)(m + ps) - 1;
+
+	/* USER 1 (level) becomes ready first, then 2, 3, 4 and the pipe */
+	for (i = 0; i < 4; i++) {
+		kq_change(_metadata, kq, kev(i + 1, EVFILT_USER, EV_ADD | f[i], 0, 0, NULL));
+		kq_change(_metadata, kq, kev(i + 1, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL));
+	}
+	make_pipe(_metadata, p);
+	ASSERT_EQ(3, write(p[1], "abc", 3));
+	kq_change(_metadata, kq, kev(p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL));
+
+	for (i = 0; i < 2; i++)
+		ASSERT_FAILS(EFAULT, kevent(kq, NULL, 0, slots, 5, &ts_zero));
+
+	n = kevent(kq, NULL, 0, ev, 8, &ts_zero);
+	ASSERT_EQ(5, n);
+	for (i = 0; i < 4; i++) {
+		e = find_ev(ev, n, i + 1, EVFILT_USER);
+		ASSERT_NE(NULL, e) TH_LOG("USER %d lost", i + 1);
+		ASSERT_KEV(user_ev(i + 1, EV_ADD | f[i], 0, 0, NULL), e);
+	}
+	e = find_ev(ev, n, p[0], EVFILT_READ);
+	ASSERT_NE(NULL, e) TH_LOG("the pipe's EV_CLEAR event was lost");
+	ASSERT_KEV(kev(p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 3, NULL), e);
+
+	/* consumed now: only the level-triggered one is left */
+	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD, 0, 0, NULL));
+	munmap(m, ps);
+	close(p[0]);
+	close(p[1]);
+	close(kq);
+}
+
 TEST(lib_efault_timeout)
 {
 	struct kevent ev[1];
