@@ -44,18 +44,30 @@ extern "C" {
     fn kq_closed_word(ours: *const usize, nwords: u32, from: u32, gone: *mut usize) -> u32;
     fn kq_wake_if_waiters(head: *mut bindings::wait_queue_head, key: u32);
     fn kq_read_user_words(dst: *mut u64, src: *const c_void, words: u32) -> i32;
+    fn kq_read_user_words_and_pointee(
+        dst: *mut u64,
+        src: *const c_void,
+        words: u32,
+        ptr_word: u32,
+        pdst: *mut u64,
+        pwords: u32,
+    ) -> i32;
+    fn kq_write_user_words(dst: *mut c_void, src: *const u64, words: u32) -> i32;
+}
+
+/// Number of 64-bit words of `T`, a block read or written by the word helpers below.
+const fn words_of<T>() -> u32 {
+    assert!(core::mem::size_of::<T>() % 8 == 0 && core::mem::size_of::<T>() <= 64);
+    assert!(core::mem::align_of::<T>() >= 8);
+    (core::mem::size_of::<T>() / 8) as u32
 }
 
 /// Reads a `T` from user address `addr`: a small block of 64-bit words (an argument
 /// block, a timeout, a change), read in one user-access window, which costs much
 /// less than a `UserSlice` copy. EFAULT on a fault.
 pub(crate) fn read_user<T: kernel::transmute::FromBytes>(addr: usize) -> Result<T> {
-    const {
-        assert!(core::mem::size_of::<T>() % 8 == 0 && core::mem::size_of::<T>() <= 64);
-        assert!(core::mem::align_of::<T>() >= 8);
-    }
+    let words = const { words_of::<T>() };
     let mut out = core::mem::MaybeUninit::<T>::uninit();
-    let words = (core::mem::size_of::<T>() / 8) as u32;
     // SAFETY: `out` is valid for `words` aligned u64 writes; `addr` is a user address,
     // checked by the helper.
     let res = unsafe { kq_read_user_words(out.as_mut_ptr().cast(), addr as *const c_void, words) };
@@ -64,6 +76,73 @@ pub(crate) fn read_user<T: kernel::transmute::FromBytes>(addr: usize) -> Result<
     }
     // SAFETY: All of `out` was written, and any bit pattern is a valid `T` (FromBytes).
     Ok(unsafe { out.assume_init() })
+}
+
+/// [`read_user`] of a `T` and, if its 64-bit word `ptr_word` is not null, of the `U`
+/// that word points to, in one call (a kevent() call's arguments and its timeout).
+/// The `U` is `Err(EFAULT)` if it cannot be read, for the caller to report once it
+/// has checked the `T`.
+pub(crate) fn read_user_and_pointee<T, U>(
+    addr: usize,
+    ptr_word: u32,
+) -> Result<(T, Option<Result<U>>)>
+where
+    T: kernel::transmute::FromBytes,
+    U: kernel::transmute::FromBytes,
+{
+    let (words, pwords) = const { (words_of::<T>(), words_of::<U>()) };
+    if ptr_word >= words {
+        return Err(EINVAL);
+    }
+    let mut out = core::mem::MaybeUninit::<T>::uninit();
+    let mut pointee = core::mem::MaybeUninit::<U>::uninit();
+    // SAFETY: Both outputs are valid for their word counts of aligned u64 writes, and
+    // `ptr_word` is within `T`; the user addresses are checked by the helper.
+    let res = unsafe {
+        kq_read_user_words_and_pointee(
+            out.as_mut_ptr().cast(),
+            addr as *const c_void,
+            words,
+            ptr_word,
+            pointee.as_mut_ptr().cast(),
+            pwords,
+        )
+    };
+    if res < 0 {
+        return Err(EFAULT);
+    }
+    // SAFETY: All of `out` was written; any bit pattern is a valid `T` (FromBytes).
+    let out = unsafe { out.assume_init() };
+    // SAFETY: As above: `T` is whole 64-bit words, `ptr_word` one of them.
+    let ptr = unsafe { core::ptr::from_ref(&out).cast::<u64>().add(ptr_word as usize).read() };
+    let pointee = (ptr != 0).then(|| {
+        if res == 0 {
+            // SAFETY: Written whole when the pointer is not null and the result is 0.
+            Ok(unsafe { pointee.assume_init() })
+        } else {
+            Err(EFAULT)
+        }
+    });
+    Ok((out, pointee))
+}
+
+/// Writes `v` (whole 64-bit words: an event) to user address `addr` in one
+/// user-access window. EFAULT on a fault.
+pub(crate) fn write_user<T: kernel::transmute::AsBytes>(addr: usize, v: &T) -> Result {
+    let words = const { words_of::<T>() };
+    // SAFETY: `v` is valid for `words` aligned u64 reads; `addr` is a user address,
+    // checked by the helper.
+    let res = unsafe {
+        kq_write_user_words(
+            addr as *mut c_void,
+            core::ptr::from_ref(v).cast(),
+            words,
+        )
+    };
+    if res != 0 {
+        return Err(EFAULT);
+    }
+    Ok(())
 }
 
 /// A `spin_lock_irqsave` backend for [`Lock`]: usable from hard-irq hooks.

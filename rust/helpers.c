@@ -179,10 +179,10 @@ static long long kq_pipe_data(struct pipe_inode_info *pipe, bool write)
 			n = (long long)(max - used) * PAGE_SIZE;
 		return n;
 	}
-	pipe_lock(pipe);
+	mutex_lock(&pipe->mutex);	/* pipe_lock() without its extra call */
 	for (head = pipe->head, tail = pipe->tail; tail != head; tail++)
 		n += pipe_buf(pipe, tail)->len;
-	pipe_unlock(pipe);
+	mutex_unlock(&pipe->mutex);
 	return n;
 }
 
@@ -236,7 +236,7 @@ static long long kq_sock_data(struct sock *sk, bool write, int *err)
  * EVFILT_READ (or, with @write, EVFILT_WRITE) data of @file where the kernel
  * can tell: -1 otherwise. May sleep (pipe mutex).
  */
-long long kq_file_data(struct file *file, bool write, int *err)
+static __always_inline long long __kq_file_data(struct file *file, bool write, int *err)
 {
 	struct inode *inode = file_inode(file);
 	struct socket *sock;
@@ -258,12 +258,17 @@ long long kq_file_data(struct file *file, bool write, int *err)
  * tell; other tasks go on), else @file's poll mask, with its data in *data
  * (-1: unknown) and a pending socket error in *err, as kq_file_data.
  */
+long long kq_file_data(struct file *file, bool write, int *err)
+{
+	return __kq_file_data(file, write, err);
+}
+
 int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
 		 long long *data, int *err)
 {
 	if (kq_fd_stale(owner, fd, file))
 		return -1;
-	*data = kq_file_data(file, write, err);
+	*data = __kq_file_data(file, write, err);
 	return vfs_poll(file, NULL);
 }
 
@@ -272,7 +277,7 @@ int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool w
  * argument block, a timeout or one change, which copy_from_user (an
  * out-of-line call and a fence per copy) makes a large part of a kevent().
  */
-int kq_read_user_words(u64 *dst, const void __user *src, unsigned int words)
+static __always_inline int kq_get_words(u64 *dst, const void __user *src, unsigned int words)
 {
 	const u64 __user *p = src;
 	unsigned int i;
@@ -285,6 +290,47 @@ int kq_read_user_words(u64 *dst, const void __user *src, unsigned int words)
 	return 0;
 efault:
 	user_read_access_end();
+	return -EFAULT;
+}
+
+int kq_read_user_words(u64 *dst, const void __user *src, unsigned int words)
+{
+	return kq_get_words(dst, src, words);
+}
+
+/*
+ * A block of @words words at @src and, if its word @ptr_word is a user
+ * pointer, the @pwords words it points to (a kevent() call's arguments and
+ * timeout), in one call. Returns -EFAULT if the block cannot be read, 1 if
+ * only the pointee cannot (the caller checks the block first), else 0.
+ */
+int kq_read_user_words_and_pointee(u64 *dst, const void __user *src, unsigned int words,
+				   unsigned int ptr_word, u64 *pdst, unsigned int pwords)
+{
+	const void __user *p;
+
+	if (kq_get_words(dst, src, words))
+		return -EFAULT;
+	p = u64_to_user_ptr(dst[ptr_word]);
+	if (p && kq_get_words(pdst, p, pwords))
+		return 1;
+	return 0;
+}
+
+/* Write @words u64 words to user @dst in one user-access window (events). */
+int kq_write_user_words(void __user *dst, const u64 *src, unsigned int words)
+{
+	u64 __user *p = dst;
+	unsigned int i;
+
+	if (!user_write_access_begin(p, words * sizeof(u64)))
+		return -EFAULT;
+	for (i = 0; i < words; i++)
+		unsafe_put_user(src[i], &p[i], efault);
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
 	return -EFAULT;
 }
 

@@ -32,6 +32,9 @@ unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsi
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
 bool kq_hrtimer_queued(struct hrtimer *timer);
 int kq_read_user_words(u64 *dst, const void __user *src, unsigned int words);
+int kq_read_user_words_and_pointee(u64 *dst, const void __user *src, unsigned int words,
+				   unsigned int ptr_word, u64 *pdst, unsigned int pwords);
+int kq_write_user_words(void __user *dst, const u64 *src, unsigned int words);
 
 
 struct kq_vnode;

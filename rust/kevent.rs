@@ -4,7 +4,7 @@
 //! events written back.
 
 use crate::{
-    glue::{monotonic_ns, read_user},
+    glue::{monotonic_ns, read_user, read_user_and_pointee, write_user},
     queue::{Collected, Kqueue, BATCH},
     uapi::*,
 };
@@ -17,11 +17,15 @@ const KEV_SIZE: usize = core::mem::size_of::<KEvent>();
 /// Largest args.size accepted (E2BIG above), as for clone3().
 const MAX_ARGS_SIZE: usize = 4096;
 
-/// Reads `struct kqueue_kevent_args` with extensible-struct rules: at least version 0,
-/// unknown trailing bytes must be zero.
-fn read_args(arg: usize) -> Result<KeventArgs> {
-    // Version 0 is the smallest valid size: read it whole at once.
-    let args = read_user::<KeventArgs>(arg)?;
+/// The 64-bit word of [`KeventArgs`] that holds the timeout pointer.
+const TIMEOUT_WORD: u32 = (core::mem::offset_of!(KeventArgs, timeout) / 8) as u32;
+
+/// Reads `struct kqueue_kevent_args` with extensible-struct rules (at least version 0,
+/// unknown trailing bytes must be zero), and the timeout it names, if it names one:
+/// `Err(EFAULT)` there is reported once the arguments are found valid.
+fn read_args(arg: usize) -> Result<(KeventArgs, Option<Result<Timespec>>)> {
+    // Version 0 is the smallest valid size: read it whole at once, with the timeout.
+    let (args, timeout) = read_user_and_pointee::<KeventArgs, Timespec>(arg, TIMEOUT_WORD)?;
     let size = args.size as usize;
     if size < KEVENT_ARGS_SIZE_VER0 {
         return Err(EINVAL);
@@ -42,16 +46,16 @@ fn read_args(arg: usize) -> Result<KeventArgs> {
             return Err(E2BIG);
         }
     }
-    Ok(args)
+    Ok((args, timeout))
 }
 
 /// Turns the optional user timespec into an absolute monotonic deadline in ns.
 /// `Some(0)` means "do not wait".
-fn read_deadline(ptr: u64) -> Result<Option<i64>> {
-    if ptr == 0 {
+fn deadline_of(timeout: Option<Result<Timespec>>) -> Result<Option<i64>> {
+    let Some(ts) = timeout else {
         return Ok(None);
-    }
-    let ts = read_user::<Timespec>(ptr as usize)?;
+    };
+    let ts = ts?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(EINVAL);
     }
@@ -73,6 +77,10 @@ struct EventOut {
 }
 
 impl EventOut {
+    fn addr(&self, i: usize) -> usize {
+        self.base.wrapping_add((self.written + i) * KEV_SIZE)
+    }
+
     fn slot(&self, n: usize) -> UserSlice {
         UserSlice::new(
             UserPtr::from_addr(self.base.wrapping_add(self.written * KEV_SIZE)),
@@ -82,9 +90,8 @@ impl EventOut {
 
     /// Copies the `n` events of `evs` out; the caller made sure they fit.
     fn push<'a>(&mut self, n: usize, evs: impl Iterator<Item = &'a KEvent>) -> Result {
-        let mut w = self.slot(n).writer();
-        for ev in evs {
-            w.write(ev)?;
+        for (i, ev) in evs.enumerate() {
+            write_user(self.addr(i), ev)?;
         }
         self.written += n;
         self.room -= n;
@@ -102,7 +109,7 @@ impl EventOut {
 /// Runs one kevent() call described by the user's `struct kqueue_kevent_args` at `arg`.
 /// Returns the number of events written.
 pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
-    let args = read_args(arg)?;
+    let (args, timeout) = read_args(arg)?;
     if args.flags & !(KEVENT_NO_COLLECT | KEVENT_STOP_AT_LIBKQUEUE) != 0 || args.reserved != 0 {
         return Err(EINVAL);
     }
@@ -110,7 +117,7 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
     if !valid.contains(&args.nchanges) || !valid.contains(&args.nevents) {
         return Err(EINVAL);
     }
-    let deadline = read_deadline(args.timeout)?;
+    let deadline = deadline_of(timeout)?;
     if args.nchanges > 0 || args.nevents == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
         // Collecting checks for closed descriptors on its own (see `Kqueue::scan`).
         kq.sweep_closed();
@@ -123,7 +130,8 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
     };
 
     let changes = args.changelist as usize;
-    if changes.checked_add(nchanges * KEV_SIZE).is_none() {
+    let ends_wrap = |base: u64, n: i32| (base as usize).checked_add(n as usize * KEV_SIZE).is_none();
+    if ends_wrap(args.changelist, args.nchanges) || ends_wrap(args.eventlist, args.nevents) {
         return Err(EFAULT);
     }
     let stop_at_libkqueue = args.flags & KEVENT_STOP_AT_LIBKQUEUE != 0;
