@@ -82,19 +82,26 @@ impl FdMap {
         core::mem::replace(&mut self.words, room)
     }
 
-    /// Whether no descriptor was ever noted.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.used == 0
+    /// The used words (`used` only counts words that exist).
+    fn used_words(&self) -> &[usize] {
+        &self.words[..self.words.len().min(self.used)]
     }
 
-    /// Calls `f` for each descriptor in the map that the current task has closed;
-    /// `f` returns whether knotes remain on it (else its bit is cleared). Does not
-    /// sleep.
-    pub(crate) fn closed(&mut self, mut f: impl FnMut(usize) -> bool) {
-        let mut from = 0;
-        // `used` never exceeds the length: it only counts words that exist.
-        let used = self.words.len().min(self.used);
-        while let Some((i, mut gone)) = closed_word(&self.words[..used], from) {
+    /// The first word naming a descriptor the current task has closed, if any. Does
+    /// not sleep.
+    #[inline]
+    pub(crate) fn first_closed(&self) -> Option<usize> {
+        if self.used == 0 {
+            return None;
+        }
+        closed_word(self.used_words(), 0).map(|(i, _)| i)
+    }
+
+    /// Calls `f` for each descriptor in the map that the current task has closed, from
+    /// word `from` on; `f` returns whether knotes remain on it (else its bit is
+    /// cleared). Does not sleep.
+    pub(crate) fn closed(&mut self, mut from: usize, mut f: impl FnMut(usize) -> bool) {
+        while let Some((i, mut gone)) = closed_word(self.used_words(), from) {
             while gone != 0 {
                 let bit = gone.trailing_zeros() as usize;
                 gone &= gone - 1;

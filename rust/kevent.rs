@@ -129,12 +129,39 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         written: 0,
     };
 
-    let changes = args.changelist as usize;
     let ends_wrap = |base: u64, n: i32| (base as usize).checked_add(n as usize * KEV_SIZE).is_none();
     if ends_wrap(args.changelist, args.nchanges) || ends_wrap(args.eventlist, args.nevents) {
         return Err(EFAULT);
     }
     let stop_at_libkqueue = args.flags & KEVENT_STOP_AT_LIBKQUEUE != 0;
+    let (done, answered) = if nchanges > 0 {
+        apply_changes(kq, args.changelist as usize, nchanges, stop_at_libkqueue, &mut out)?
+    } else {
+        (0, 0)
+    };
+    if stop_at_libkqueue {
+        let mut w = UserSlice::new(UserPtr::from_addr(arg + KEVENT_ARGS_DONE_OFFSET), 4).writer();
+        w.write(&(done as i32))?;
+    }
+    if done < nchanges || answered > 0 || out.room == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
+        return Ok(out.written);
+    }
+    collect_events(kq, deadline, &mut out)?;
+    Ok(out.written)
+}
+
+/// Applies the changes at user address `changes`, in order, writing error and receipt
+/// entries to `out`. Returns (changes applied, entries written).
+// The loops of applying and of collecting are kept in separate functions: inlined
+// together, each made the other's code slower.
+#[inline(never)]
+fn apply_changes(
+    kq: &Kqueue,
+    changes: usize,
+    nchanges: usize,
+    stop_at_libkqueue: bool,
+    out: &mut EventOut,
+) -> Result<(usize, usize)> {
     let mut answered = 0;
     let mut done = 0;
     while done < nchanges {
@@ -161,14 +188,13 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         out.push(1, core::iter::once(&entry))?;
         answered += 1;
     }
-    if stop_at_libkqueue {
-        let mut w = UserSlice::new(UserPtr::from_addr(arg + KEVENT_ARGS_DONE_OFFSET), 4).writer();
-        w.write(&(done as i32))?;
-    }
-    if done < nchanges || answered > 0 || out.room == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
-        return Ok(out.written);
-    }
+    Ok((done, answered))
+}
 
+/// Collects events into `out`, waiting until the absolute monotonic `deadline` (None:
+/// forever; `Some(0)`: not at all) if none is pending.
+#[inline(never)]
+fn collect_events(kq: &Kqueue, deadline: Option<i64>, out: &mut EventOut) -> Result {
     let mut budget = None;
     let mut take = out.room.min(BATCH);
     let mut got = Collected::new();
@@ -189,5 +215,5 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         out.probe(take)?;
         kq.collect(take, &mut budget, &mut got, true);
     }
-    Ok(out.written)
+    Ok(())
 }

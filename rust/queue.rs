@@ -251,12 +251,20 @@ impl Kqueue {
     }
 
     /// [`Kqueue::sweep_closed`] under the lock: the knotes go to `gone`.
+    #[inline]
     fn sweep_locked(inner: &mut KqInner, gone: &mut Unlinked) {
-        if inner.fds.is_empty() {
-            return;
+        // The common case, inline: nothing closed.
+        if let Some(first) = inner.fds.first_closed() {
+            Self::sweep_from(inner, first, gone);
         }
+    }
+
+    /// [`Kqueue::sweep_locked`] from the map's word `first`, which names a closed
+    /// descriptor.
+    #[inline(never)]
+    fn sweep_from(inner: &mut KqInner, first: usize, gone: &mut Unlinked) {
         let mut fds = core::mem::take(&mut inner.fds);
-        fds.closed(|fd| {
+        fds.closed(first, |fd| {
             let mut remain = false;
             for filter in [EVFILT_READ, EVFILT_WRITE] {
                 let key = KnoteKey::new(fd as u64, filter);
@@ -295,6 +303,7 @@ impl Kqueue {
 
     /// Second half of adding a knote: hook it into its file unlocked, then leave flux
     /// and apply the change.
+    #[inline(always)]
     fn finish_add(&self, kn: &Arc<Knote>, kev: &KEvent) -> Result {
         let attached = match &kn.file {
             Some(file) => self.attach(kn, file).map(|mask| {
@@ -334,6 +343,7 @@ impl Kqueue {
     }
 
     /// Hooks `kn` into `file`'s wait queues (and records a kqueue-in-kqueue edge).
+    #[inline]
     fn attach(&self, kn: &Knote, file: &File) -> Result<u32> {
         let child = Self::nested_child(kn);
         if let Some(child) = child {
@@ -455,7 +465,15 @@ impl Kqueue {
     }
 
     /// Detaches and frees knotes unlinked under the lock. Called without the lock.
-    fn free_unlinked(&self, mut gone: Unlinked) {
+    #[inline]
+    fn free_unlinked(&self, gone: Unlinked) {
+        if !gone.is_empty() {
+            self.free_unlinked_slow(gone);
+        }
+    }
+
+    #[inline(never)]
+    fn free_unlinked_slow(&self, mut gone: Unlinked) {
         while let Some(kn) = gone.pop_front() {
             kn.hook.detach();
             kn.source.detach(&kn);
@@ -488,12 +506,14 @@ impl Kqueue {
 
     /// Ends one hold of `kn` in flux; returns whether tasks wait for a flux to end
     /// (pass it to [`Kqueue::wake_flux`] once the lock is dropped).
+    #[inline]
     fn leave_flux(inner: &mut KqInner, kn: &Knote) -> bool {
         kn.state.access_mut(inner).influx -= 1;
         inner.flux_waiters > 0
     }
 
     /// Wakes the tasks waiting for a flux to end, if [`Kqueue::leave_flux`] saw any.
+    #[inline]
     fn wake_flux(&self, waiters: bool) {
         if waiters {
             self.flux.wake_all(0);

@@ -44,6 +44,7 @@ impl Collected {
     }
 
     /// Number of events.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.events().count()
     }
@@ -206,6 +207,7 @@ impl Kqueue {
     /// called before `n` events that delivery consumes are taken off the queue (the
     /// caller checks it can store them, so that a bad buffer loses nothing). The events
     /// go to `got`.
+    #[inline(always)]
     pub(crate) fn scan(
         &self,
         max: usize,
