@@ -52,6 +52,8 @@ pub(crate) const KN_DISABLED: u32 = 0x4;
 pub(crate) const KN_DETACHED: u32 = 0x8;
 /// Activated while a scanner held it off the queue: queue it again afterwards.
 pub(crate) const KN_REQUEUE: u32 = 0x10;
+/// Not in the table yet (hooked before insertion): wake-ups only mark it active.
+pub(crate) const KN_NEW: u32 = 0x20;
 
 /// The part of a knote protected by the kqueue's lock.
 pub(crate) struct KnoteState {

@@ -71,7 +71,8 @@ struct Slots {
 /// # Invariants
 ///
 /// Only `attach` and `detach` change `used` and the entries; the kqueue calls
-/// them for a knote in flux or unlinked, so never concurrently. The wake
+/// them for a knote not in its table yet (only the registering task has it),
+/// or unlinked, so never concurrently. The wake
 /// callback only touches its own slot's `head`, under that queue's lock.
 #[pin_data]
 pub(crate) struct PollHook {

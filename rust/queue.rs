@@ -14,7 +14,8 @@ use crate::{
     filter::{fd, FilterState},
     glue::{self, new_irq_spinlock, IrqSpinLock, Published, WaitQueue},
     knote::{
-        Knote, KnoteKey, KnoteState, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED, KN_REQUEUE,
+        Knote, KnoteKey, KnoteState, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_NEW, KN_QUEUED,
+        KN_REQUEUE,
     },
     nest::{self, Nest},
     uapi::*,
@@ -205,17 +206,24 @@ impl Kqueue {
                     self.free_unlinked(gone);
                     continue;
                 }
+                let res = self.modify(guard, &kn, kev);
+                // Somebody added the knote while we made ours: modified theirs.
                 if let Some(n) = new.take() {
                     n.cancel(self);
                 }
-                return self.modify(guard, &kn, kev);
+                return res;
             }
             if kev.flags & EV_ADD == 0 {
                 return Err(ENOENT);
             }
             let Some(n) = new.take() else {
                 drop(guard);
-                new = Some(NewKnote::alloc(self, kev)?);
+                let mut n = NewKnote::alloc(self, kev)?;
+                if let Err(e) = self.attach_new(&mut n, kev) {
+                    n.cancel(self);
+                    return Err(e);
+                }
+                new = Some(n);
                 continue;
             };
             let fd = n.knote.file.is_some().then_some(kev.ident as usize);
@@ -229,17 +237,44 @@ impl Kqueue {
                 new = Some(n);
                 continue;
             }
-            // Insert in flux: the filter attaches with the lock dropped.
             let kn = n.knote.clone();
-            kn.state.access_mut(inner).influx = 1;
+            let st = kn.state.access_mut(inner);
+            st.status &= !KN_NEW;
             inner.knotes.insert(n.reservation.into_node(key, n.knote));
             if let Some(fd) = fd {
                 // Covered, checked above; the map never shrinks.
                 inner.fds.insert(fd);
             }
+            if let Some(polled) = n.polled {
+                // A descriptor knote, hooked into its file already: one lock hold.
+                self.apply(guard, &kn, kev, true, polled);
+                return Ok(());
+            }
+            // Insert in flux: the filter's source attaches with the lock dropped.
+            kn.state.access_mut(inner).influx = 1;
             drop(guard);
             return self.finish_add(&kn, kev);
         }
+    }
+
+    /// Hooks a new descriptor knote into its file before it is in the table, so that
+    /// inserting it and applying the change take one lock hold. Wake-ups until then
+    /// only mark it active (KN_NEW keeps it off the ready queue). Other knotes attach
+    /// their sources in flux, after insertion ([`Kqueue::finish_add`]).
+    fn attach_new(&self, n: &mut NewKnote, kev: &KEvent) -> Result {
+        let Some(file) = &n.knote.file else {
+            return Ok(());
+        };
+        let mask = self.attach(&n.knote, file)?;
+        n.attached = true;
+        // `data` is measured again at delivery; now it only matters for a low-water mark.
+        let data = if kev.fflags & NOTE_LOWAT != 0 {
+            measure(file, kev.filter)
+        } else {
+            fd::Measure::NONE
+        };
+        n.polled = Some(Some((mask, data)));
+        Ok(())
     }
 
     /// Drops the knotes of descriptors the caller has closed since the last call, so
@@ -301,43 +336,26 @@ impl Kqueue {
         }
     }
 
-    /// Second half of adding a knote: hook it into its file unlocked, then leave flux
-    /// and apply the change.
-    #[inline(always)]
+    /// Second half of adding a knote that is not on a descriptor: hook its source
+    /// unlocked, then leave flux and apply the change.
     fn finish_add(&self, kn: &Arc<Knote>, kev: &KEvent) -> Result {
-        let attached = match &kn.file {
-            Some(file) => self.attach(kn, file).map(|mask| {
-                // `data` is measured again at delivery; now it only matters for a
-                // low-water mark.
-                let data = if kev.fflags & NOTE_LOWAT != 0 {
-                    measure(file, kn.key.filter)
-                } else {
-                    fd::Measure::NONE
-                };
-                Some((mask, data))
-            }),
-            None => kn.source.attach(kn).map(|()| None),
-        };
-        let polled = match attached {
-            Ok(polled) => polled,
-            Err(e) => {
-                let mut guard = self.lock();
-                let waiters = Self::leave_flux(&mut guard, kn);
-                let mut gone = Unlinked::new();
-                Self::unlink(&mut guard, kn, &mut gone);
-                drop(guard);
-                self.wake_flux(waiters);
-                // Nothing is hooked and no edge recorded: just give the charge back.
-                while let Some(kn) = gone.pop_front() {
-                    self.charge.uncharge();
-                    drop(kn);
-                }
-                return Err(e);
+        if let Err(e) = kn.source.attach(kn) {
+            let mut guard = self.lock();
+            let waiters = Self::leave_flux(&mut guard, kn);
+            let mut gone = Unlinked::new();
+            Self::unlink(&mut guard, kn, &mut gone);
+            drop(guard);
+            self.wake_flux(waiters);
+            // Nothing is hooked: just give the charge back.
+            while let Some(kn) = gone.pop_front() {
+                self.charge.uncharge();
+                drop(kn);
             }
-        };
+            return Err(e);
+        }
         let mut guard = self.lock();
         let waiters = Self::leave_flux(&mut guard, kn);
-        self.apply(guard, kn, kev, true, polled);
+        self.apply(guard, kn, kev, true, None);
         self.wake_flux(waiters);
         Ok(())
     }
@@ -419,7 +437,7 @@ impl Kqueue {
     /// Returns whether it was queued.
     fn enqueue(inner: &mut KqInner, kn: ArcBorrow<'_, Knote>) -> bool {
         let st = kn.state.access_mut(inner);
-        if st.status & (KN_ACTIVE | KN_DISABLED | KN_QUEUED | KN_DETACHED) != KN_ACTIVE {
+        if st.status & (KN_ACTIVE | KN_DISABLED | KN_QUEUED | KN_DETACHED | KN_NEW) != KN_ACTIVE {
             return false;
         }
         let Some(item) = ListArc::try_from_arc_borrow(kn) else {
@@ -825,6 +843,10 @@ pub(crate) struct HookKnote {
 struct NewKnote {
     knote: Arc<Knote>,
     reservation: RBTreeNodeReservation<KnoteKey, Arc<Knote>>,
+    /// Hooked into its file ([`Kqueue::attach_new`]).
+    attached: bool,
+    /// What the file's poll found when it was hooked: `Some` for a descriptor knote.
+    polled: Option<Option<(u32, fd::Measure)>>,
 }
 
 impl NewKnote {
@@ -846,7 +868,7 @@ impl NewKnote {
                 data: 0,
                 udata: kev.udata,
             },
-            status: 0,
+            status: KN_NEW,
             influx: 0,
             filter,
         };
@@ -857,13 +879,25 @@ impl NewKnote {
                 GFP_KERNEL_ACCOUNT,
             )?;
             let reservation = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-            Ok(Self { knote, reservation })
+            Ok(Self {
+                knote,
+                reservation,
+                attached: false,
+                polled: None,
+            })
         };
         alloc().inspect_err(|_| kq.charge.uncharge())
     }
 
-    /// Gives back an allocation that turned out not to be needed.
+    /// Gives back a knote that is not inserted after all: unhooks it if it was hooked.
+    /// Called without the kqueue's lock.
     fn cancel(self, kq: &Kqueue) {
+        if self.attached {
+            self.knote.hook.detach();
+            if let Some(child) = Kqueue::nested_child(&self.knote) {
+                nest::unlink(kq, child);
+            }
+        }
         kq.charge.uncharge();
     }
 }

@@ -835,6 +835,61 @@ TEST(threads_write_waiter_reads)
 	close(kq);
 }
 
+/* Write a byte and read it back until *@stop: wake-ups on the read end. */
+static void *ping_pipe(void *arg)
+{
+	int *p = arg;	/* p[0], p[1], then the stop flag */
+	char c = 'x';
+
+	while (!__atomic_load_n(&p[2], __ATOMIC_RELAXED)) {
+		if (write(p[1], &c, 1) != 1 || read(p[0], &c, 1) != 1)
+			return (void *)(intptr_t)-1;
+	}
+	return NULL;
+}
+
+/*
+ * A descriptor knote is hooked into its file before it is in the kqueue's
+ * table: wake-ups that come in between must neither queue it early nor be
+ * lost. Add and delete a READ knote on a pipe that another thread keeps
+ * waking; every event seen is exact, and at the end a knote added on a
+ * quiet pipe holding data reports it.
+ */
+TEST(register_while_waking)
+{
+	int kq = kq_new(_metadata), p[3], i, n;
+	struct kevent ev[4];
+	pthread_t t;
+	void *tr;
+
+	watchdog(60);
+	make_pipe(_metadata, p);
+	p[2] = 0;
+	ASSERT_EQ(0, pthread_create(&t, NULL, ping_pipe, p));
+	for (i = 0; i < 3000; i++) {
+		add_rw(_metadata, kq, p[0], EVFILT_READ, 0, U(i));
+		n = kq_poll(kq, ev, 4);
+		ASSERT_LE(0, n);
+		ASSERT_GE(1, n);
+		if (n == 1)
+			ASSERT_KEV_NODATA(rw_ev(p[0], EVFILT_READ, EV_ADD, U(i)), &ev[0]);
+		kq_change(_metadata, kq, kev(p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL));
+	}
+	__atomic_store_n(&p[2], 1, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, join_within(t, &tr, 10000));
+	ASSERT_EQ(NULL, tr);
+	ASSERT_NO_EVENT(kq);
+
+	ASSERT_EQ(3, write(p[1], "abc", 3));
+	add_rw(_metadata, kq, p[0], EVFILT_READ, 0, U(7));
+	n = kq_poll(kq, ev, 4);
+	ASSERT_EQ(1, n);
+	ASSERT_KEV(kev(p[0], EVFILT_READ, EV_ADD, 0, 3, U(7)), &ev[0]);
+	close(p[0]);
+	close(p[1]);
+	close(kq);
+}
+
 /* ---- 12. kqueues inside kqueues ----------------------------------------- */
 
 TEST(nested_kqueue_readable)
