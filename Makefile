@@ -10,6 +10,9 @@
 #   make bench       kqbench (kevent vs epoll) and procbench (EVFILT_PROC)
 #                    in one VM boot on a non-debug kernel; prints the
 #                    tables (not part of make check)
+#   make bench-ab BASE=rev
+#                    the module of revision rev against the working
+#                    tree's, alternating in one boot (ratios per build)
 #   make help        everything else
 #
 # KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
@@ -72,7 +75,7 @@ rustfmt		= rustfmt --edition 2021 --config newline_style=Unix
 rust-sources	= $(shell find rust -name '*.rs')
 
 .PHONY: all modules modules_install lib selftests samples deps run check \
-	bench clippy fmt fmtcheck install clean help
+	bench bench-ab clippy fmt fmtcheck install clean help
 
 all: modules
 
@@ -95,7 +98,7 @@ deps:
 	$(VM)/deps.sh
 
 # make run / make check / make bench set up the host first.
-ifneq ($(filter run check bench,$(MAKECMDGOALS)),)
+ifneq ($(filter run check bench bench-ab,$(MAKECMDGOALS)),)
 modules lib selftests samples: deps
 endif
 
@@ -132,6 +135,14 @@ bench: deps lib
 		$(VM)/run.sh demo $(BENCH_KDIR)/arch/x86/boot/bzImage \
 		$(BENCHDIR)/bench.cpio.gz
 
+# A/B: the module of git revision $(BASE) against the working tree's, in one
+# boot of the bench kernel (tools/testing/vm/ab-bench.sh).
+BASE		?= HEAD
+
+bench-ab: deps lib
+	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
+	$(VM)/ab-bench.sh $(BENCH_KDIR) $(LLVM) $(BENCHDIR)/kqab $(BENCHDIR)/ab $(BASE)
+
 clippy:
 	$(MAKE) modules CLIPPY=1
 	$(MAKE) -C $(LIBDIR) clippy
@@ -166,6 +177,7 @@ help:
 	@echo '                     the first failure)'
 	@echo '  check              boot the test VM, run the selftests, then the host tests'
 	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
+	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
 	@echo 'Variables: KDIR KSRC LLVM=$(LLVM) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
 	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'

@@ -18,6 +18,8 @@
 #   --timeout S       per-program limit; default: timeout= of the kselftest
 #                     "settings" file, else 300
 #   --modparams STR   parameters for insmod
+#   --file FILE       also copy FILE to /kqueue/<its name>, not run (e.g. a
+#                     second module for an A/B benchmark); may be repeated
 #
 # The guest's /init is guest-init.sh from this directory; busybox-static
 # provides the shell and tools. Dynamically linked programs get their shared
@@ -30,7 +32,7 @@ ksft_src=$top/tools/testing/selftests/kqueue
 
 die() { echo "initramfs: $*" >&2; exit 1; }
 
-module= demos=() demo_names= selftests= timeout= modparams= out=
+module= demos=() demo_names= selftests= timeout= modparams= out= files=()
 while (($#)); do
 	case $1 in
 	--module) module=$2; shift 2 ;;
@@ -38,6 +40,7 @@ while (($#)); do
 	--selftests) selftests=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--modparams) modparams=$2; shift 2 ;;
+	--file) files+=("$2"); shift 2 ;;
 	-*) die "unknown option $1" ;;
 	*) out=$1; shift ;;
 	esac
@@ -76,6 +79,10 @@ cat >"$root/etc/group" <<-'EOF'
 EOF
 
 install -m 0644 "$module" "$root/kqueue/kqueue.ko"
+for f in ${files[@]+"${files[@]}"}; do
+	[ -f "$f" ] || die "file '$f' not found"
+	install -m "$( [ -x "$f" ] && echo 0755 || echo 0644)" "$f" "$root/kqueue/$(basename "$f")"
+done
 
 if [ ${#demos[@]} -gt 0 ]; then
 	for demo in "${demos[@]}"; do

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A/B benchmark of two builds of kqueue.ko in one boot of the bench kernel:
+# the module of git revision BASE and the working tree's are loaded in
+# turn, ROUNDS times each, and samples/bench/kqab measures after each load.
+# The host's speed drifts between boots by more than most changes are
+# worth; within one boot, alternating, it hits both builds alike.
+#
+#   ab-bench.sh KDIR LLVM KQAB OUTDIR BASE [ROUNDS]
+#
+# (make bench-ab BASE=rev runs it.) Prints the median kqueue/epoll ratio
+# of each build for kqab's six measurements.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../../.." && pwd)
+[ $# -ge 5 ] || { echo "usage: ab-bench.sh KDIR LLVM KQAB OUTDIR BASE [ROUNDS]" >&2; exit 2; }
+kdir=$1 llvm=$2 kqab=$3 out=$4 base=$5 rounds=${6:-8}
+
+# build NAME: the module's sources in $out/NAME/src (already there), built
+# against the bench kernel, copied to $out/kqueue-NAME.ko.
+build() {
+	make -s -C "$kdir" M="$out/$1/src" LLVM="$llvm" modules >/dev/null
+	cp "$out/$1/src/kqueue.ko" "$out/kqueue-$1.ko"
+}
+
+rm -rf "$out/base" "$out/new"
+mkdir -p "$out/base/src" "$out/new/src"
+git -C "$top" archive "$base" Kbuild rust | tar -x -C "$out/base/src"
+(cd "$top" && cp Kbuild "$out/new/src/" &&
+	find rust -type f \( -name '*.rs' -o -name '*.[ch]' \) -exec cp --parents {} "$out/new/src/" \;)
+build base
+build new
+
+cat >"$out/ab-guest" <<GUEST
+#!/bin/sh
+for r in \$(seq $rounds); do
+	for m in base new; do
+		rmmod kqueue 2>/dev/null
+		insmod /kqueue/kqueue-\$m.ko || exit 1
+		echo "ab \$m \$(/kqueue/kqab)"
+	done
+done
+rmmod kqueue && insmod /kqueue/kqueue.ko
+GUEST
+chmod 0755 "$out/ab-guest"
+
+"$here/initramfs.sh" --module "$out/kqueue-new.ko" --timeout 3000 --demo "$out/ab-guest" \
+	--file "$out/kqueue-base.ko" --file "$out/kqueue-new.ko" --file "$kqab" "$out/ab.cpio.gz"
+KQUEUE_VM_DIR=$out KQUEUE_APPEND="tsc=reliable ${KQUEUE_APPEND:-}" \
+	KQUEUE_TIMEOUT=${KQUEUE_TIMEOUT:-3600} \
+	"$here/run.sh" demo "$kdir/arch/x86/boot/bzImage" "$out/ab.cpio.gz" | tee "$out/ab.log"
+
+# kqab prints "wait W W W reg R R R": fields 4-6 and 8-10 after "ab NAME".
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
+echo
+echo "kqueue/epoll, median of $rounds rounds   wait N=10  1000  10000    reg N=100  1000  10000"
+for m in base new; do
+	label="$m ($([ $m = base ] && echo "$base" || echo "working tree"))"
+	row=
+	for f in 4 5 6 8 9 10; do
+		row="$row $(grep "^ab $m wait " "$out/ab.log" | awk -v f=$f '{ print $f }' | median)"
+	done
+	# shellcheck disable=SC2086 # the row splits into its six numbers
+	printf '%-38s %9s %5s %6s %12s %5s %6s\n' "$label" $row
+done
+[ "$(grep -c "^ab new wait " "$out/ab.log")" = "$rounds" ] ||
+	{ echo "ab-bench: not every round ran (see $out/ab.log)" >&2; exit 1; }
