@@ -129,24 +129,36 @@ unsigned long kq_current_files(void)
 unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsigned int from,
 			    unsigned long *gone)
 {
+	const unsigned long *open, *full;
+	unsigned int i = from, end, block_end;
 	struct fdtable *fdt;
-	unsigned int i, open_words;
 
 	rcu_read_lock();
 	fdt = files_fdtable(current->files);
-	open_words = fdt->max_fds / BITS_PER_LONG;
-	for (i = from; i < nwords; i++) {
-		if (i % BITS_PER_LONG == 0 && i + BITS_PER_LONG <= open_words &&
-		    READ_ONCE(fdt->full_fds_bits[i / BITS_PER_LONG]) == ~0UL) {
-			i += BITS_PER_LONG - 1;
+	open = fdt->open_fds;
+	full = fdt->full_fds_bits;
+	end = min(nwords, fdt->max_fds / BITS_PER_LONG);
+	/* Words the table has, a block of BITS_PER_LONG words at a time. */
+	while (i < end) {
+		block_end = min(end, round_down(i, BITS_PER_LONG) + BITS_PER_LONG);
+		if (i % BITS_PER_LONG == 0 && block_end == i + BITS_PER_LONG &&
+		    READ_ONCE(full[i / BITS_PER_LONG]) == ~0UL) {
+			i = block_end;
 			continue;
 		}
-		if (!ours[i])
-			continue;
-		*gone = ours[i] & ~(i < open_words ? READ_ONCE(fdt->open_fds[i]) : 0);
+		for (; i < block_end; i++) {
+			*gone = ours[i] & ~READ_ONCE(open[i]);
+			if (*gone)
+				goto out;
+		}
+	}
+	/* Beyond the table nothing is open. */
+	for (; i < nwords; i++) {
+		*gone = ours[i];
 		if (*gone)
 			break;
 	}
+out:
 	rcu_read_unlock();
 	return i;
 }
