@@ -7,6 +7,10 @@
 # The host's speed drifts between boots by more than most changes are
 # worth; within one boot, alternating, it hits both builds alike.
 #
+# Two identical builds come out up to about 6% apart, and under the
+# emulated CPU a change in code size alone (where functions land) moves a
+# build by as much: read differences below about 8% as noise.
+#
 #   ab-bench.sh KDIR LLVM KQAB OUTDIR BASE [ROUNDS]
 #
 # (make bench-ab BASE=rev runs it.) Prints the median kqueue/epoll ratio
@@ -55,7 +59,7 @@ KQUEUE_VM_DIR=$out KQUEUE_APPEND="tsc=reliable ${KQUEUE_APPEND:-}" \
 # kqab prints "wait W W W reg R R R": fields 4-6 and 8-10 after "ab NAME".
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
 echo
-echo "kqueue/epoll, median of $rounds rounds   wait N=10  1000  10000    reg N=100  1000  10000"
+echo "kqueue/epoll, median of $rounds rounds   wait N=10  1000  10000    reg N=10  1000  10000"
 for m in base new; do
 	label="$m ($([ $m = base ] && echo "$base" || echo "working tree"))"
 	row=
