@@ -114,7 +114,12 @@ where
     // SAFETY: All of `out` was written; any bit pattern is a valid `T` (FromBytes).
     let out = unsafe { out.assume_init() };
     // SAFETY: As above: `T` is whole 64-bit words, `ptr_word` one of them.
-    let ptr = unsafe { core::ptr::from_ref(&out).cast::<u64>().add(ptr_word as usize).read() };
+    let ptr = unsafe {
+        core::ptr::from_ref(&out)
+            .cast::<u64>()
+            .add(ptr_word as usize)
+            .read()
+    };
     let pointee = (ptr != 0).then(|| {
         if res == 0 {
             // SAFETY: Written whole when the pointer is not null and the result is 0.
@@ -132,13 +137,8 @@ pub(crate) fn write_user<T: kernel::transmute::AsBytes>(addr: usize, v: &T) -> R
     let words = const { words_of::<T>() };
     // SAFETY: `v` is valid for `words` aligned u64 reads; `addr` is a user address,
     // checked by the helper.
-    let res = unsafe {
-        kq_write_user_words(
-            addr as *mut c_void,
-            core::ptr::from_ref(v).cast(),
-            words,
-        )
-    };
+    let res =
+        unsafe { kq_write_user_words(addr as *mut c_void, core::ptr::from_ref(v).cast(), words) };
     if res != 0 {
         return Err(EFAULT);
     }

@@ -129,13 +129,20 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         written: 0,
     };
 
-    let ends_wrap = |base: u64, n: i32| (base as usize).checked_add(n as usize * KEV_SIZE).is_none();
+    let ends_wrap =
+        |base: u64, n: i32| (base as usize).checked_add(n as usize * KEV_SIZE).is_none();
     if ends_wrap(args.changelist, args.nchanges) || ends_wrap(args.eventlist, args.nevents) {
         return Err(EFAULT);
     }
     let stop_at_libkqueue = args.flags & KEVENT_STOP_AT_LIBKQUEUE != 0;
     let (done, answered) = if nchanges > 0 {
-        apply_changes(kq, args.changelist as usize, nchanges, stop_at_libkqueue, &mut out)?
+        apply_changes(
+            kq,
+            args.changelist as usize,
+            nchanges,
+            stop_at_libkqueue,
+            &mut out,
+        )?
     } else {
         (0, 0)
     };

@@ -511,7 +511,11 @@ impl Kqueue {
             let out = kn.state.access(&g).influx == 0;
             if out != counted {
                 // Queued on `flux` already: whoever ends the flux from now on wakes us.
-                g.flux_waiters = if out { g.flux_waiters - 1 } else { g.flux_waiters + 1 };
+                g.flux_waiters = if out {
+                    g.flux_waiters - 1
+                } else {
+                    g.flux_waiters + 1
+                };
                 counted = !out;
             }
             out.then_some(())
