@@ -194,7 +194,13 @@ impl Kqueue {
                 let kn = kn.clone();
                 if kn.state.access(inner).influx > 0 {
                     drop(guard);
-                    self.wait_out_of_flux(&kn)?;
+                    if let Err(e) = self.wait_out_of_flux(&kn) {
+                        // Ours may be hooked into its file already: unhook it.
+                        if let Some(n) = new.take() {
+                            n.cancel(self);
+                        }
+                        return Err(e);
+                    }
                     continue;
                 }
                 if Self::is_stale(&kn) {
