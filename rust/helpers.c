@@ -122,9 +122,15 @@ unsigned long kq_current_files(void)
 /*
  * The first word of bitmap @ours, from word @from on, that names descriptors
  * the current task no longer has open: returns its index (@nwords if none)
- * and those descriptors' bits in *@gone. Skips 4096 descriptors at a time
- * where the fd table's summary says they are all open (close() clears the
- * summary bit under file_lock before it returns).
+ * and those descriptors' bits in *@gone.
+ *
+ * Every descriptor below files->next_fd is open: alloc_fd() moves next_fd
+ * past the lowest free descriptor it takes, and __put_unused_fd(), which
+ * every close goes through, lowers it to the descriptor closed. So the
+ * search starts at the word of next_fd; above it, it skips 4096 descriptors
+ * at a time where the fd table's summary says they are all open (close()
+ * clears the summary bit under file_lock before it returns). A close racing
+ * with the read of next_fd is a close racing with this kevent() call.
  */
 unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsigned int from,
 			    unsigned long *gone)
@@ -135,6 +141,7 @@ unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsi
 
 	rcu_read_lock();
 	fdt = files_fdtable(current->files);
+	i = max(i, READ_ONCE(current->files->next_fd) / BITS_PER_LONG);
 	open = fdt->open_fds;
 	full = fdt->full_fds_bits;
 	end = min(nwords, fdt->max_fds / BITS_PER_LONG);
