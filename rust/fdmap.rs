@@ -6,8 +6,9 @@
 //! hook on close, and a knote holds a reference to its file, so the kqueue
 //! compares, at every kevent() call, a bitmap of the descriptors it watches
 //! with the fd table's bitmap of open descriptors: one word compare per 64
-//! descriptors, skipped 4096 at a time where the table is full (its
-//! `full_fds_bits` summary). Knotes of closed descriptors are then dropped, which releases
+//! descriptors, from the table's `next_fd` on (all below it are open), and
+//! skipped 4096 at a time where the table is full (its `full_fds_bits`
+//! summary). Knotes of closed descriptors are then dropped, which releases
 //! the file. A descriptor closed and reused before that call is caught when
 //! its knote would fire (it never fires for the new file) or is re-added.
 //!
