@@ -253,7 +253,7 @@ impl Kqueue {
             }
             if let Some(polled) = n.polled {
                 // A descriptor knote, hooked into its file already: one lock hold.
-                self.apply(guard, &kn, kev, true, polled);
+                self.apply(guard, &kn, kev, true, Some(polled));
                 return Ok(());
             }
             // Insert in flux: the filter's source attaches with the lock dropped.
@@ -272,14 +272,13 @@ impl Kqueue {
             return Ok(());
         };
         let mask = self.attach(&n.knote, file)?;
-        n.attached = true;
         // `data` is measured again at delivery; now it only matters for a low-water mark.
         let data = if kev.fflags & NOTE_LOWAT != 0 {
             measure(file, kev.filter)
         } else {
             fd::Measure::NONE
         };
-        n.polled = Some(Some((mask, data)));
+        n.polled = Some((mask, data));
         Ok(())
     }
 
@@ -853,10 +852,9 @@ pub(crate) struct HookKnote {
 struct NewKnote {
     knote: Arc<Knote>,
     reservation: RBTreeNodeReservation<KnoteKey, Arc<Knote>>,
-    /// Hooked into its file ([`Kqueue::attach_new`]).
-    attached: bool,
-    /// What the file's poll found when it was hooked: `Some` for a descriptor knote.
-    polled: Option<Option<(u32, fd::Measure)>>,
+    /// What the file's poll found (mask, data) when [`Kqueue::attach_new`] hooked the
+    /// knote into it: `Some` exactly while it is hooked.
+    polled: Option<(u32, fd::Measure)>,
 }
 
 impl NewKnote {
@@ -892,7 +890,6 @@ impl NewKnote {
             Ok(Self {
                 knote,
                 reservation,
-                attached: false,
                 polled: None,
             })
         };
@@ -902,7 +899,7 @@ impl NewKnote {
     /// Gives back a knote that is not inserted after all: unhooks it if it was hooked.
     /// Called without the kqueue's lock.
     fn cancel(self, kq: &Kqueue) {
-        if self.attached {
+        if self.polled.is_some() {
             self.knote.hook.detach();
             if let Some(child) = Kqueue::nested_child(&self.knote) {
                 nest::unlink(kq, child);
