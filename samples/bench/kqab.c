@@ -60,6 +60,17 @@ static struct kevent *read_changes(int n)
 	return ch;
 }
 
+/* EPOLLIN on the read ends of the first @n pipes. */
+static void epoll_add_reads(int ep, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i][0], &e))
+			die("epoll_ctl");
+	}
+}
+
 static double median_of(double *r)
 {
 	qsort(r, BLOCKS, sizeof(*r), cmp_double);
@@ -84,12 +95,7 @@ static double wait_ratio(int n)
 		die("kqueue/epoll_create1");
 	if (kevent(kq, ch, n, NULL, 0, NULL))
 		die("kevent(EV_ADD)");
-	for (int i = 0; i < n; i++) {
-		struct epoll_event e = { .events = EPOLLIN };
-
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i][0], &e))
-			die("epoll_ctl");
-	}
+	epoll_add_reads(ep, n);
 	for (int b = 0; b < BLOCKS; b++) {
 		double t0 = now_ns(), t1, t2;
 
@@ -119,23 +125,17 @@ static double reg_ratio(int n)
 	ch = read_changes(n);
 	for (int b = 0; b < BLOCKS; b++) {
 		int ep = epoll_create1(EPOLL_CLOEXEC), kq = kqueue();
-		double t0, t1, t2, t3;
+		double t0, t1, t2;
 
 		if (kq < 0 || ep < 0)
 			die("kqueue/epoll_create1");
 		t0 = now_ns();
-		for (int i = 0; i < n; i++) {
-			struct epoll_event e = { .events = EPOLLIN };
-
-			if (epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i][0], &e))
-				die("epoll_ctl");
-		}
+		epoll_add_reads(ep, n);
 		t1 = now_ns();
-		t2 = now_ns();
 		if (kevent(kq, ch, n, NULL, 0, NULL))
 			die("kevent(EV_ADD)");
-		t3 = now_ns();
-		r[b] = (t3 - t2) / (t1 - t0);
+		t2 = now_ns();
+		r[b] = (t2 - t1) / (t1 - t0);
 		close(ep);
 		close(kq);
 	}
