@@ -117,17 +117,33 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         return Err(EINVAL);
     }
     let deadline = deadline_of(timeout)?;
-    if args.nchanges > 0 || args.nevents == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
-        // Collecting checks for closed descriptors on its own (see `Kqueue::scan`).
-        kq.sweep_closed();
-    }
-    let nchanges = args.nchanges as usize;
     let mut out = EventOut {
         base: args.eventlist as usize,
         room: args.nevents as usize,
         written: 0,
     };
+    // One close check per call: collecting does it in its first lock hold (see
+    // `Kqueue::scan`), every other outcome here.
+    match changes_then_collect(kq, &args, arg, deadline, &mut out) {
+        Ok(true) => {}
+        res => {
+            kq.sweep_closed();
+            res?;
+        }
+    }
+    Ok(out.written)
+}
 
+/// Applies the changes of the call at `arg`, then collects events into `out` unless the
+/// call only applies changes. Returns whether it collected.
+fn changes_then_collect(
+    kq: &Kqueue,
+    args: &KeventArgs,
+    arg: usize,
+    deadline: Option<i64>,
+    out: &mut EventOut,
+) -> Result<bool> {
+    let nchanges = args.nchanges as usize;
     let ends_wrap =
         |base: u64, n: i32| (base as usize).checked_add(n as usize * KEV_SIZE).is_none();
     if ends_wrap(args.changelist, args.nchanges) || ends_wrap(args.eventlist, args.nevents) {
@@ -140,7 +156,7 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
             args.changelist as usize,
             nchanges,
             stop_at_libkqueue,
-            &mut out,
+            out,
         )?
     } else {
         (0, 0)
@@ -150,10 +166,10 @@ pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {
         w.write(&(done as i32))?;
     }
     if done < nchanges || answered > 0 || out.room == 0 || args.flags & KEVENT_NO_COLLECT != 0 {
-        return Ok(out.written);
+        return Ok(false);
     }
-    collect_events(kq, deadline, &mut out)?;
-    Ok(out.written)
+    collect_events(kq, deadline, out)?;
+    Ok(true)
 }
 
 /// Applies the changes at user address `changes`, in order, writing error and receipt
@@ -204,8 +220,7 @@ fn collect_events(kq: &Kqueue, deadline: Option<i64>, out: &mut EventOut) -> Res
     let mut budget = None;
     let mut take = out.room.min(BATCH);
     let mut got = Collected::new();
-    kq.scan(take, deadline, &mut budget, |n| out.probe(n), &mut got)
-        .inspect_err(|_| kq.sweep_closed())?;
+    kq.scan(take, deadline, &mut budget, |n| out.probe(n), &mut got)?;
     loop {
         let n = got.len();
         out.push(n, got.events())?;
