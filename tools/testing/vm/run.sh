@@ -21,6 +21,7 @@
 #   KQUEUE_TIMEOUT  seconds before QEMU is killed (default 1200; demo 300)
 #   KQUEUE_SMP, KQUEUE_MEM   guest CPUs (2) and MiB (1024)
 #   KQUEUE_APPEND   extra kernel command line
+#   KQUEUE_QEMU_ARGS  extra QEMU arguments, split at spaces (e.g. a TCG plugin)
 #   KQUEUE_VM_DIR   where console.log goes (default build/vm)
 #   KQUEUE_VERBOSE  1: stream the whole console instead of progress lines
 set -uo pipefail
@@ -50,6 +51,8 @@ qemu=(qemu-system-x86_64 -accel "$accel" -smp "${KQUEUE_SMP:-2}"
       -kernel "$kernel" -initrd "$initrd"
       -append "console=ttyS0 panic=-1 loglevel=7 ${KQUEUE_APPEND:-}")
 [ "$accel" = kvm ] && qemu+=(-cpu host)
+# shellcheck disable=SC2206 # split on purpose
+[ -n "${KQUEUE_QEMU_ARGS:-}" ] && qemu+=($KQUEUE_QEMU_ARGS)
 
 # Kernel log lines that fail a run. The first group are headlines (each
 # counted once); the second only shows up inside a report, so it is counted
