@@ -13,6 +13,9 @@
 #   make bench-ab BASE=rev
 #                    the module of revision rev against the working
 #                    tree's, alternating in one boot (ratios per build)
+#   make bench-insns [BASE=rev]
+#                    instructions per kevent() vs epoll, counted by the
+#                    emulated CPU (of rev too, if given)
 #   make help        everything else
 #
 # KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
@@ -75,7 +78,7 @@ rustfmt		= rustfmt --edition 2021 --config newline_style=Unix
 rust-sources	= $(shell find rust -name '*.rs')
 
 .PHONY: all modules modules_install lib selftests samples deps run check \
-	bench bench-ab clippy fmt fmtcheck install clean help
+	bench bench-ab bench-insns clippy fmt fmtcheck install clean help
 
 all: modules
 
@@ -98,7 +101,7 @@ deps:
 	$(VM)/deps.sh
 
 # make run / make check / make bench set up the host first.
-ifneq ($(filter run check bench bench-ab,$(MAKECMDGOALS)),)
+ifneq ($(filter run check bench bench-ab bench-insns,$(MAKECMDGOALS)),)
 modules lib selftests samples: deps
 endif
 
@@ -143,6 +146,13 @@ bench-ab: deps lib
 	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
 	$(VM)/ab-bench.sh $(BENCH_KDIR) $(LLVM) $(BENCHDIR)/kqab $(BENCHDIR)/ab $(BASE)
 
+# Instruction counts (tools/testing/vm/insn-bench.sh): the working tree's
+# module, and revision $(BASE)'s only if BASE is given.
+bench-insns: deps lib
+	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
+	$(VM)/insn-bench.sh $(BENCH_KDIR) $(LLVM) $(BENCHDIR)/kqinsn $(BENCHDIR)/insn \
+		$(if $(filter-out file,$(origin BASE)),$(BASE))
+
 clippy:
 	$(MAKE) modules CLIPPY=1
 	$(MAKE) -C $(LIBDIR) clippy
@@ -178,6 +188,7 @@ help:
 	@echo '  check              boot the test VM, run the selftests, then the host tests'
 	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
 	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
+	@echo '  bench-insns [BASE=rev]  instructions per kevent() vs epoll (INSN_TOP=n: by function)'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
 	@echo 'Variables: KDIR KSRC LLVM=$(LLVM) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
 	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'

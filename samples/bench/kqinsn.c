@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kqinsn: the guest half of make bench-insns, which counts the instructions
+ * the emulated CPU executes (tools/testing/vm/insn-plugin.c) instead of
+ * timing them. Counts do not drift with the host's speed, so a change of a
+ * few instructions per call shows, in one boot, without repeating runs.
+ *
+ * The plugin ends a phase each time kqinsn_mark() runs. At the end kqinsn
+ * prints "kqinsn-phase LABEL OPS" for each phase in order (LABEL "-" for
+ * set-up between measurements), so that the script can pair the i-th line
+ * with the plugin's i-th phase and divide by OPS. Nothing is printed while
+ * measuring: the serial console would count.
+ *
+ *   wait N   N pipes registered level-triggered, one ready: CALLS kevent()
+ *            calls (no changes, timeout {0, 0}), then CALLS epoll_wait()
+ *            calls with timeout 0;
+ *   reg N    one kevent() with N EV_ADD changes on a fresh kqueue, then N
+ *            epoll_ctl(EPOLL_CTL_ADD) on a fresh epoll; per descriptor.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/event.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define CALLS	10000
+
+#define MAX_PHASES	64
+
+static char labels[MAX_PHASES][32];
+static long phase_ops[MAX_PHASES];
+static int phases;
+
+/* The plugin watches this function's address (nm kqinsn). */
+__attribute__((noinline)) void kqinsn_mark(void)
+{
+	asm volatile("" ::: "memory");
+}
+
+/* Ends the phase measured as LABEL, OPS operations (see above). */
+static void mark(const char *label, long ops)
+{
+	if (phases == MAX_PHASES)
+		die("too many phases");
+	snprintf(labels[phases], sizeof(labels[0]), "%s", label);
+	phase_ops[phases++] = ops;
+	kqinsn_mark();
+}
+
+static void wait_phases(int n, int (*pipes)[2])
+{
+	struct kevent kev[64];
+	struct epoll_event eev[64];
+	struct timespec zero = { 0, 0 };
+	int kq = kqueue(), ep = epoll_create1(EPOLL_CLOEXEC);
+	char label[32];
+
+	if (kq < 0 || ep < 0)
+		die("kqueue/epoll_create1");
+	for (int i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.fd = pipes[i][0] };
+		struct kevent k;
+
+		EV_SET(&k, pipes[i][0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+		if (kevent(kq, &k, 1, NULL, 0, NULL) ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i][0], &e))
+			die("register");
+	}
+	if (write(pipes[n / 2][1], "x", 1) != 1)
+		die("write");
+	/* Warm up both paths, then measure each alone. */
+	for (int i = 0; i < 100; i++)
+		if (kevent(kq, NULL, 0, kev, 64, &zero) != 1 || epoll_wait(ep, eev, 64, 0) != 1)
+			die("warm-up: not exactly one event");
+	mark("-", 0);
+	for (int i = 0; i < CALLS; i++)
+		kevent(kq, NULL, 0, kev, 64, &zero);
+	snprintf(label, sizeof(label), "wait-kq-%d", n);
+	mark(label, CALLS);
+	for (int i = 0; i < CALLS; i++)
+		epoll_wait(ep, eev, 64, 0);
+	snprintf(label, sizeof(label), "wait-ep-%d", n);
+	mark(label, CALLS);
+	if (read(pipes[n / 2][0], label, 1) != 1)
+		die("read");
+	close(kq);
+	close(ep);
+}
+
+static void reg_phases(int n, int (*pipes)[2])
+{
+	struct kevent *ch = calloc(n, sizeof(*ch));
+	int kq = kqueue(), ep = epoll_create1(EPOLL_CLOEXEC);
+	char label[32];
+
+	if (!ch || kq < 0 || ep < 0)
+		die("set-up");
+	for (int i = 0; i < n; i++)
+		EV_SET(&ch[i], pipes[i][0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	mark("-", 0);
+	if (kevent(kq, ch, n, NULL, 0, NULL))
+		die("kevent");
+	snprintf(label, sizeof(label), "reg-kq-%d", n);
+	mark(label, n);
+	for (int i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.fd = pipes[i][0] };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i][0], &e))
+			die("epoll_ctl");
+	}
+	snprintf(label, sizeof(label), "reg-ep-%d", n);
+	mark(label, n);
+	close(kq);
+	close(ep);
+	free(ch);
+}
+
+int main(void)
+{
+	static const int sizes[] = { 10, 1000, 10000 };
+	struct rlimit rl = { 2 * 10000 + 64, 2 * 10000 + 64 };
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		die("setrlimit");
+	mark("-", 0);
+	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		int n = sizes[s], (*pipes)[2] = calloc(n, sizeof(*pipes));
+
+		if (!pipes)
+			die("calloc");
+		for (int i = 0; i < n; i++)
+			if (pipe2(pipes[i], O_CLOEXEC))
+				die("pipe2");
+		wait_phases(n, pipes);
+		reg_phases(n, pipes);
+		for (int i = 0; i < n; i++) {
+			close(pipes[i][0]);
+			close(pipes[i][1]);
+		}
+		free(pipes);
+	}
+	for (int i = 0; i < phases; i++)
+		printf("kqinsn-phase %s %ld\n", labels[i], phase_ops[i]);
+	return 0;
+}
