@@ -55,6 +55,19 @@ impl<T, const N: usize> StackVec<T, N> {
         };
     }
 
+    /// Empties the vector, handing each item to `f` in order.
+    pub(crate) fn take_each(&mut self, mut f: impl FnMut(T)) {
+        let len = self.len;
+        // INVARIANT: Set first: the items are moved out below (if `f` panics, the rest
+        // leak, which is safe).
+        self.len = 0;
+        for slot in &self.items[..len] {
+            // SAFETY: The first `len` slots were initialised, and each is read once: they
+            // are no longer counted.
+            f(unsafe { slot.assume_init_read() });
+        }
+    }
+
     /// The items.
     pub(crate) fn as_slice(&self) -> &[T] {
         // SAFETY: The first `len` slots are initialised (type invariants); `MaybeUninit<T>`

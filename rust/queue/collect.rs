@@ -28,7 +28,7 @@ enum Taken {
 /// The events of one pass, in queue order. The caller owns it, so that the batch
 /// is neither initialised nor moved on every call.
 pub(crate) struct Collected {
-    taken: StackVec<Taken, BATCH>,
+    events: StackVec<KEvent, BATCH>,
     /// The pass stopped before a knote whose delivery consumes its event: the caller
     /// must check that the event slots are writable, then collect again.
     pub(crate) unprobed: bool,
@@ -38,7 +38,7 @@ impl Collected {
     /// Room for one pass.
     pub(crate) fn new() -> Self {
         Self {
-            taken: StackVec::new(),
+            events: StackVec::new(),
             unprobed: false,
         }
     }
@@ -46,15 +46,12 @@ impl Collected {
     /// Number of events.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.events().count()
+        self.events.len()
     }
 
     /// The events.
     pub(crate) fn events(&self) -> impl Iterator<Item = &KEvent> {
-        self.taken.as_slice().iter().filter_map(|t| match t {
-            Taken::Event(ev) => Some(ev),
-            _ => None,
-        })
+        self.events.as_slice().iter()
     }
 }
 
@@ -81,9 +78,9 @@ impl Kqueue {
         probed: bool,
     ) {
         let max = max.min(BATCH);
-        got.taken.clear();
+        got.events.clear();
         got.unprobed = false;
-        let taken = &mut got.taken;
+        let mut taken = StackVec::<Taken, BATCH>::new();
         let mut gone = Unlinked::new();
         let mut held = 0;
 
@@ -176,6 +173,13 @@ impl Kqueue {
             drop(guard);
             self.wake_flux(flux_waiters);
         }
+        // Phase 3 left no knote held: only events and drops remain.
+        taken.take_each(|t| {
+            if let Taken::Event(ev) = t {
+                // As many events as knotes taken, at most `BATCH`.
+                let _ = got.events.push(ev);
+            }
+        });
         self.free_unlinked(gone);
     }
 
