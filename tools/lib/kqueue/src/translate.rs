@@ -115,16 +115,28 @@ pub unsafe fn kevent(
         return -1;
     }
     let mut dev = Device(kq);
-    // SAFETY: forwarded from the caller.
-    let r = unsafe {
-        walk(
-            &mut dev,
-            changes,
-            nchanges as usize,
-            events,
-            nevents as usize,
-            timeout,
-        )
+    let r = if nchanges == 0 {
+        // Nothing to walk (the usual wait of an event loop): one call that collects.
+        // SAFETY: forwarded from the caller.
+        unsafe { dev.call(changes, 0, events, nevents as usize, 0, timeout) }.and_then(|(n, _)| {
+            if n <= nevents as usize {
+                Ok(n)
+            } else {
+                Err(libc::EIO)
+            }
+        })
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            walk(
+                &mut dev,
+                changes,
+                nchanges as usize,
+                events,
+                nevents as usize,
+                timeout,
+            )
+        }
     };
     match r {
         Ok(n) => n as c_int,
