@@ -492,6 +492,9 @@ impl Kqueue {
     fn free_unlinked(&self, gone: Unlinked) {
         if !gone.is_empty() {
             self.free_unlinked_slow(gone);
+        } else {
+            // An empty list owns nothing: skip its out-of-line drop glue.
+            core::mem::forget(gone);
         }
     }
 
