@@ -25,7 +25,7 @@ use kernel::{
     fs::File,
     list::{List, ListArc},
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
+    rbtree::{Entry, RBTree, RBTreeNodeReservation},
     seq_file::SeqFile,
     seq_print,
     sync::{
@@ -190,35 +190,17 @@ impl Kqueue {
         loop {
             let mut guard = self.lock();
             let inner = &mut *guard;
-            if let Some(kn) = inner.knotes.get(&key) {
-                let kn = kn.clone();
-                if kn.state.access(inner).influx > 0 {
-                    drop(guard);
-                    if let Err(e) = self.wait_out_of_flux(&kn) {
-                        // Ours may be hooked into its file already: unhook it.
-                        if let Some(n) = new.take() {
-                            n.cancel(self);
-                        }
-                        return Err(e);
+            // One walk of the table per lock hold: a new knote goes where it ends.
+            let slot = match inner.knotes.entry(key) {
+                Entry::Vacant(slot) => slot,
+                Entry::Occupied(found) => {
+                    let kn = found.get().clone();
+                    match self.change_existing(guard, kn, kev, &mut new) {
+                        Some(res) => return res,
+                        None => continue,
                     }
-                    continue;
                 }
-                if Self::is_stale(&kn) {
-                    // The descriptor was closed (and maybe reused): BSD dropped this knote
-                    // at close(); do it now and treat the change as for a missing knote.
-                    let mut gone = Unlinked::new();
-                    Self::unlink(inner, &kn, &mut gone);
-                    drop(guard);
-                    self.free_unlinked(gone);
-                    continue;
-                }
-                let res = self.modify(guard, &kn, kev);
-                // Somebody added the knote while we made ours: modified theirs.
-                if let Some(n) = new.take() {
-                    n.cancel(self);
-                }
-                return res;
-            }
+            };
             if kev.flags & EV_ADD == 0 {
                 return Err(ENOENT);
             }
@@ -244,9 +226,8 @@ impl Kqueue {
                 continue;
             }
             let kn = n.knote.clone();
-            let st = kn.state.access_mut(inner);
-            st.status &= !KN_NEW;
-            inner.knotes.insert(n.reservation.into_node(key, n.knote));
+            slot.insert(n.knote, n.reservation);
+            kn.state.access_mut(inner).status &= !KN_NEW;
             if let Some(fd) = fd {
                 // Covered, checked above; the map never shrinks.
                 inner.fds.insert(fd);
@@ -261,6 +242,45 @@ impl Kqueue {
             drop(guard);
             return self.finish_add(&kn, kev);
         }
+    }
+
+    /// Applies `kev` to the existing knote `kn`, found under `guard`. Returns the result,
+    /// or None if the table must be looked up again: after waiting out another task's
+    /// flux, or dropping `kn` for a closed descriptor. `new`, a knote the caller made in
+    /// the meantime, is cancelled once the change is done.
+    fn change_existing(
+        &self,
+        mut guard: Locked<'_>,
+        kn: Arc<Knote>,
+        kev: &KEvent,
+        new: &mut Option<NewKnote>,
+    ) -> Option<Result> {
+        if kn.state.access(&guard).influx > 0 {
+            drop(guard);
+            if let Err(e) = self.wait_out_of_flux(&kn) {
+                // Ours may be hooked into its file already: unhook it.
+                if let Some(n) = new.take() {
+                    n.cancel(self);
+                }
+                return Some(Err(e));
+            }
+            return None;
+        }
+        if Self::is_stale(&kn) {
+            // The descriptor was closed (and maybe reused): BSD dropped this knote at
+            // close(); do it now and treat the change as for a missing knote.
+            let mut gone = Unlinked::new();
+            Self::unlink(&mut guard, &kn, &mut gone);
+            drop(guard);
+            self.free_unlinked(gone);
+            return None;
+        }
+        let res = self.modify(guard, &kn, kev);
+        // Somebody added the knote while we made ours: modified theirs.
+        if let Some(n) = new.take() {
+            n.cancel(self);
+        }
+        Some(res)
     }
 
     /// Hooks a new descriptor knote into its file before it is in the table, so that
