@@ -54,6 +54,13 @@ impl FdMap {
         fd / BITS < self.words.len()
     }
 
+    /// Whether descriptor `fd` may have knotes: false means it has none.
+    pub(crate) fn may_have(&self, fd: usize) -> bool {
+        self.words
+            .get(fd / BITS)
+            .is_some_and(|word| word & (1 << (fd % BITS)) != 0)
+    }
+
     /// Notes a knote on descriptor `fd`; false (nothing noted) if the map must grow
     /// first.
     pub(crate) fn insert(&mut self, fd: usize) -> bool {

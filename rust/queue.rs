@@ -190,6 +190,12 @@ impl Kqueue {
         loop {
             let mut guard = self.lock();
             let inner = &mut *guard;
+            if new.is_none() && kev.flags & EV_ADD != 0 && !Self::may_exist(inner, kev) {
+                // Surely new (a batch of new descriptors): make it without a lookup.
+                drop(guard);
+                new = Some(self.make_new(kev)?);
+                continue;
+            }
             // One walk of the table per lock hold: a new knote goes where it ends.
             let slot = match inner.knotes.entry(key) {
                 Entry::Vacant(slot) => slot,
@@ -206,12 +212,7 @@ impl Kqueue {
             }
             let Some(n) = new.take() else {
                 drop(guard);
-                let mut n = NewKnote::alloc(self, kev)?;
-                if let Err(e) = self.attach_new(&mut n, kev) {
-                    n.cancel(self);
-                    return Err(e);
-                }
-                new = Some(n);
+                new = Some(self.make_new(kev)?);
                 continue;
             };
             let fd = n.knote.file.is_some().then_some(kev.ident as usize);
@@ -242,6 +243,23 @@ impl Kqueue {
             drop(guard);
             return self.finish_add(&kn, kev);
         }
+    }
+
+    /// Whether the table may hold a knote for `kev`: false only for a descriptor filter
+    /// on a descriptor the map has no knotes on.
+    fn may_exist(inner: &KqInner, kev: &KEvent) -> bool {
+        !FilterState::on_fd(kev.filter) || inner.fds.may_have(kev.ident as usize)
+    }
+
+    /// A new knote for `kev`, hooked into its file if it watches a descriptor (see
+    /// [`Kqueue::attach_new`]); made with the lock dropped.
+    fn make_new(&self, kev: &KEvent) -> Result<NewKnote> {
+        let mut n = NewKnote::alloc(self, kev)?;
+        if let Err(e) = self.attach_new(&mut n, kev) {
+            n.cancel(self);
+            return Err(e);
+        }
+        Ok(n)
     }
 
     /// Applies `kev` to the existing knote `kn`, found under `guard`. Returns the result,
