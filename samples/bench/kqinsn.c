@@ -40,6 +40,17 @@ __attribute__((noinline)) void kqinsn_mark(void)
 	asm volatile("" ::: "memory");
 }
 
+/*
+ * Lets the work set-up left behind (RCU callbacks freeing what was closed)
+ * run before a measurement, not inside it.
+ */
+static void settle(void)
+{
+	struct timespec pause = { 0, 200 * 1000 * 1000 };
+
+	nanosleep(&pause, NULL);
+}
+
 /* Ends the phase measured as LABEL, OPS operations (see above). */
 static void mark(const char *label, long ops)
 {
@@ -75,6 +86,7 @@ static void wait_phases(int n, int (*pipes)[2])
 	for (int i = 0; i < 100; i++)
 		if (kevent(kq, NULL, 0, kev, 64, &zero) != 1 || epoll_wait(ep, eev, 64, 0) != 1)
 			die("warm-up: not exactly one event");
+	settle();
 	mark("-", 0);
 	for (int i = 0; i < CALLS; i++)
 		kevent(kq, NULL, 0, kev, 64, &zero);
@@ -100,6 +112,7 @@ static void reg_phases(int n, int (*pipes)[2])
 		die("set-up");
 	for (int i = 0; i < n; i++)
 		EV_SET(&ch[i], pipes[i][0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	settle();
 	mark("-", 0);
 	if (kevent(kq, ch, n, NULL, 0, NULL))
 		die("kevent");
