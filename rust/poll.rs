@@ -8,7 +8,7 @@
 //! lock comes first (see Documentation/kqueue/design.rst).
 
 use crate::knote::Knote;
-use core::cell::UnsafeCell;
+use core::{cell::UnsafeCell, mem::MaybeUninit};
 use kernel::{
     bindings,
     ffi::{c_int, c_uint, c_void},
@@ -60,8 +60,11 @@ struct WaitSlot {
     head: *mut bindings::wait_queue_head,
 }
 
+/// The first `used` slots are initialised (hooked), the others are not: a knote is
+/// made for every registration, and zeroing entries it may never use was a
+/// measurable part of that.
 struct Slots {
-    slots: [WaitSlot; MAX_QUEUES],
+    slots: [MaybeUninit<WaitSlot>; MAX_QUEUES],
     used: usize,
     overflow: bool,
 }
@@ -88,10 +91,12 @@ unsafe impl Sync for PollHook {}
 impl PollHook {
     /// An unhooked set of entries.
     pub(crate) fn new() -> impl PinInit<Self> {
-        // SAFETY: All zeroes is a valid unhooked state (no entry used).
-        let slots: Slots = unsafe { core::mem::zeroed() };
         pin_init!(Self {
-            slots: UnsafeCell::new(slots)
+            slots: UnsafeCell::new(Slots {
+                slots: [const { MaybeUninit::uninit() }; MAX_QUEUES],
+                used: 0,
+                overflow: false,
+            })
         })
     }
 
@@ -122,14 +127,17 @@ impl PollHook {
                 slots.overflow = true;
                 return;
             }
-            let slot = &mut slots.slots[slots.used];
+            let slot = slots.slots[slots.used].as_mut_ptr();
             slots.used += 1;
-            slot.head = head;
-            // SAFETY: The entry is pinned in the knote, which outlives its hooks; `head`
-            // is a live queue handed to us by the file's poll.
+            // SAFETY: The slot is ours and unhooked; these writes and `add_wait_queue`
+            // (which links the entry) initialise every field. The entry is pinned in the
+            // knote, which outlives its hooks; `head` is a live queue handed to us by the
+            // file's poll.
             unsafe {
-                init_wait_entry(&mut slot.entry, Some(wake), ctx.knote.cast_mut().cast());
-                bindings::add_wait_queue(head, &mut slot.entry);
+                (&raw mut (*slot).head).write(head);
+                let entry = &raw mut (*slot).entry;
+                init_wait_entry(entry, Some(wake), ctx.knote.cast_mut().cast());
+                bindings::add_wait_queue(head, entry);
             }
         }
 
@@ -157,9 +165,10 @@ impl PollHook {
         // SAFETY: Exclusive use (type invariants).
         let slots = unsafe { &mut *self.slots.get() };
         for slot in &mut slots.slots[..slots.used] {
-            // SAFETY: The entry was hooked by `attach`; `kq_wait_remove` copes with a
-            // queue POLLFREE already unhooked it from.
-            unsafe { kq_wait_remove(&mut slot.entry, &mut slot.head) };
+            let slot = slot.as_mut_ptr();
+            // SAFETY: The first `used` slots were hooked by `attach`; `kq_wait_remove`
+            // copes with a queue POLLFREE already unhooked the entry from.
+            unsafe { kq_wait_remove(&raw mut (*slot).entry, &raw mut (*slot).head) };
         }
         slots.used = 0;
         slots.overflow = false;
