@@ -30,7 +30,7 @@
 
 #define MAX_PHASES	64
 
-static char labels[MAX_PHASES][32];
+static const char *labels[MAX_PHASES];
 static long phase_ops[MAX_PHASES];
 static int phases;
 
@@ -51,12 +51,25 @@ static void settle(void)
 	nanosleep(&pause, NULL);
 }
 
-/* Ends the phase measured as LABEL, OPS operations (see above). */
+/*
+ * "WHAT-N", made before measuring: nothing but the calls should run in a
+ * phase (the program exits without freeing them).
+ */
+static const char *label_of(const char *what, int n)
+{
+	char *label;
+
+	if (asprintf(&label, "%s-%d", what, n) < 0)
+		die("asprintf");
+	return label;
+}
+
+/* Ends the phase measured as LABEL, OPS operations (see above); LABEL must live on. */
 static void mark(const char *label, long ops)
 {
 	if (phases == MAX_PHASES)
 		die("too many phases");
-	snprintf(labels[phases], sizeof(labels[0]), "%s", label);
+	labels[phases] = label;
 	phase_ops[phases++] = ops;
 	kqinsn_mark();
 }
@@ -67,7 +80,8 @@ static void wait_phases(int n, int (*pipes)[2])
 	struct epoll_event eev[64];
 	struct timespec zero = { 0, 0 };
 	int kq = kqueue(), ep = epoll_create1(EPOLL_CLOEXEC);
-	char label[32];
+	const char *kq_label = label_of("wait-kq", n), *ep_label = label_of("wait-ep", n);
+	char byte;
 
 	if (kq < 0 || ep < 0)
 		die("kqueue/epoll_create1");
@@ -90,13 +104,11 @@ static void wait_phases(int n, int (*pipes)[2])
 	mark("-", 0);
 	for (int i = 0; i < CALLS; i++)
 		kevent(kq, NULL, 0, kev, 64, &zero);
-	snprintf(label, sizeof(label), "wait-kq-%d", n);
-	mark(label, CALLS);
+	mark(kq_label, CALLS);
 	for (int i = 0; i < CALLS; i++)
 		epoll_wait(ep, eev, 64, 0);
-	snprintf(label, sizeof(label), "wait-ep-%d", n);
-	mark(label, CALLS);
-	if (read(pipes[n / 2][0], label, 1) != 1)
+	mark(ep_label, CALLS);
+	if (read(pipes[n / 2][0], &byte, 1) != 1)
 		die("read");
 	close(kq);
 	close(ep);
@@ -106,7 +118,7 @@ static void reg_phases(int n, int (*pipes)[2])
 {
 	struct kevent *ch = calloc(n, sizeof(*ch));
 	int kq = kqueue(), ep = epoll_create1(EPOLL_CLOEXEC);
-	char label[32];
+	const char *kq_label = label_of("reg-kq", n), *ep_label = label_of("reg-ep", n);
 
 	if (!ch || kq < 0 || ep < 0)
 		die("set-up");
@@ -116,16 +128,14 @@ static void reg_phases(int n, int (*pipes)[2])
 	mark("-", 0);
 	if (kevent(kq, ch, n, NULL, 0, NULL))
 		die("kevent");
-	snprintf(label, sizeof(label), "reg-kq-%d", n);
-	mark(label, n);
+	mark(kq_label, n);
 	for (int i = 0; i < n; i++) {
 		struct epoll_event e = { .events = EPOLLIN, .data.fd = pipes[i][0] };
 
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i][0], &e))
 			die("epoll_ctl");
 	}
-	snprintf(label, sizeof(label), "reg-ep-%d", n);
-	mark(label, n);
+	mark(ep_label, n);
 	close(kq);
 	close(ep);
 	free(ch);
