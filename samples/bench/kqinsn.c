@@ -14,8 +14,9 @@
  *   wait N   N pipes registered level-triggered, one ready: CALLS kevent()
  *            calls (no changes, timeout {0, 0}), then CALLS epoll_wait()
  *            calls with timeout 0;
- *   reg N    one kevent() with N EV_ADD changes on a fresh kqueue, then N
- *            epoll_ctl(EPOLL_CTL_ADD) on a fresh epoll; per descriptor.
+ *   reg N    kevent() calls with N EV_ADD changes on fresh kqueues, then
+ *            N epoll_ctl(EPOLL_CTL_ADD) each on as many fresh epolls, about
+ *            10000 registrations in all; per descriptor.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -26,7 +27,8 @@
 
 #include "bench.h"
 
-#define CALLS	10000
+#define CALLS		10000	/* wait calls per measurement */
+#define REG_TOTAL	10000	/* registrations per measurement (at least one call) */
 
 #define MAX_PHASES	64
 
@@ -116,28 +118,42 @@ static void wait_phases(int n, int (*pipes)[2])
 
 static void reg_phases(int n, int (*pipes)[2])
 {
+	/* About 10000 registrations each, on fresh instances made in set-up. */
+	int reps = n < REG_TOTAL ? REG_TOTAL / n : 1;
 	struct kevent *ch = calloc(n, sizeof(*ch));
-	int kq = kqueue(), ep = epoll_create1(EPOLL_CLOEXEC);
+	int *kqs = calloc(reps, sizeof(int)), *eps = calloc(reps, sizeof(int));
 	const char *kq_label = label_of("reg-kq", n), *ep_label = label_of("reg-ep", n);
 
-	if (!ch || kq < 0 || ep < 0)
-		die("set-up");
+	if (!ch || !kqs || !eps)
+		die("calloc");
+	for (int r = 0; r < reps; r++) {
+		kqs[r] = kqueue();
+		eps[r] = epoll_create1(EPOLL_CLOEXEC);
+		if (kqs[r] < 0 || eps[r] < 0)
+			die("kqueue/epoll_create1");
+	}
 	for (int i = 0; i < n; i++)
 		EV_SET(&ch[i], pipes[i][0], EVFILT_READ, EV_ADD, 0, 0, NULL);
 	settle();
 	mark("-", 0);
-	if (kevent(kq, ch, n, NULL, 0, NULL))
-		die("kevent");
-	mark(kq_label, n);
-	for (int i = 0; i < n; i++) {
-		struct epoll_event e = { .events = EPOLLIN, .data.fd = pipes[i][0] };
+	for (int r = 0; r < reps; r++)
+		if (kevent(kqs[r], ch, n, NULL, 0, NULL))
+			die("kevent");
+	mark(kq_label, (long)n * reps);
+	for (int r = 0; r < reps; r++)
+		for (int i = 0; i < n; i++) {
+			struct epoll_event e = { .events = EPOLLIN, .data.fd = pipes[i][0] };
 
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, pipes[i][0], &e))
-			die("epoll_ctl");
+			if (epoll_ctl(eps[r], EPOLL_CTL_ADD, pipes[i][0], &e))
+				die("epoll_ctl");
+		}
+	mark(ep_label, (long)n * reps);
+	for (int r = 0; r < reps; r++) {
+		close(kqs[r]);
+		close(eps[r]);
 	}
-	mark(ep_label, n);
-	close(kq);
-	close(ep);
+	free(kqs);
+	free(eps);
 	free(ch);
 }
 
