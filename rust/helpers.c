@@ -113,7 +113,6 @@ bool kq_fd_stale(unsigned long owner, unsigned int fd, struct file *file)
 	return (unsigned long)current->files == owner && !kq_fd_is(fd, file);
 }
 
-
 unsigned long kq_current_files(void)
 {
 	return (unsigned long)current->files;
@@ -271,17 +270,18 @@ static __always_inline long long __kq_file_data(struct file *file, bool write, i
 	return -1;
 }
 
+/* __kq_file_data() out of line, for measuring outside a scan. */
+long long kq_file_data(struct file *file, bool write, int *err)
+{
+	return __kq_file_data(file, write, err);
+}
+
 /*
  * Phase 2 of a scan for a descriptor knote, in one call: -1 if descriptor
  * @fd of fd table @owner no longer names @file (only the owner's threads can
  * tell; other tasks go on), else @file's poll mask, with its data in *data
  * (-1: unknown) and a pending socket error in *err, as kq_file_data.
  */
-long long kq_file_data(struct file *file, bool write, int *err)
-{
-	return __kq_file_data(file, write, err);
-}
-
 int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
 		 long long *data, int *err)
 {
