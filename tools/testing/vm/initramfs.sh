@@ -78,16 +78,26 @@ cat >"$root/etc/group" <<-'EOF'
 	nogroup:x:65534:
 EOF
 
+# Copies $1 to /kqueue/<its name> with mode $2. One file per name: "job" is
+# the guest's job description, written below, so no program may be called so.
+place() {
+	local name
+	name=$(basename "$1")
+	[ "$name" != job ] && [ ! -e "$root/kqueue/$name" ] ||
+		die "'$1': /kqueue/$name is taken (a name may be used once, and not be 'job')"
+	install -m "$2" "$1" "$root/kqueue/$name"
+}
+
 install -m 0644 "$module" "$root/kqueue/kqueue.ko"
 for f in ${files[@]+"${files[@]}"}; do
 	[ -f "$f" ] || die "file '$f' not found"
-	install -m "$( [ -x "$f" ] && echo 0755 || echo 0644)" "$f" "$root/kqueue/$(basename "$f")"
+	place "$f" "$( [ -x "$f" ] && echo 0755 || echo 0644)"
 done
 
 if [ ${#demos[@]} -gt 0 ]; then
 	for demo in "${demos[@]}"; do
 		[ -x "$demo" ] || die "demo program '$demo' not found"
-		install -m 0755 "$demo" "$root/kqueue/$(basename "$demo")"
+		place "$demo" 0755
 		demo_names="${demo_names:+$demo_names }$(basename "$demo")"
 	done
 	mode=demo
