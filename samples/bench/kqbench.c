@@ -13,6 +13,11 @@
  *             epoll_wait(ep, ev, 64, 0); each call must return exactly that
  *             one event (anything else aborts). Median over WAIT_BLOCKS
  *             blocks of WAIT_ITERS calls, reported per call.
+ *   floors    in the same blocks, what each wait costs at least: an ioctl
+ *             on the kqueue that returns at once (KQUEUE_IOC_VERSION: every
+ *             kevent() is an ioctl) and a system call that does nothing
+ *             (getppid); the waits less their floors are each side's own
+ *             work.
  *
  * Timers (EVFILT_TIMER against timerfd, same boot):
  *
@@ -48,11 +53,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/event.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/kqueue.h>
 
 #include "bench.h"
 
@@ -118,16 +127,22 @@ static void settle_clocksource(char *cs, size_t len)
 static void raise_nofile(int need)
 {
 	struct rlimit rl;
+	rlim_t hard;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		die("getrlimit");
 	if (rl.rlim_cur >= (rlim_t)need)
 		return;
+	hard = rl.rlim_max;
 	rl.rlim_cur = need;
 	if (rl.rlim_max < (rlim_t)need)
 		rl.rlim_max = need;
-	if (setrlimit(RLIMIT_NOFILE, &rl))
-		die("setrlimit(RLIMIT_NOFILE)");
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		fprintf(stderr, "kqbench: needs %d open files, the hard limit is %llu: "
+			"raise it (ulimit -Hn) or run as root\n",
+			need, (unsigned long long)hard);
+		exit(1);
+	}
 }
 
 /* --- registration ------------------------------------------------------- */
@@ -206,17 +221,48 @@ static double wait_epoll(int ep, int n, int ready)
 	return (t1 - t0) / WAIT_ITERS;
 }
 
+/*
+ * The floor under both waits: a system call that does nothing (getppid)
+ * under epoll_wait(), an ioctl on the kqueue that returns at once
+ * (KQUEUE_IOC_VERSION) under kevent(), which is an ioctl.
+ */
+static double floor_getppid(void)
+{
+	double t0, t1;
+	int i;
+
+	t0 = now_ns();
+	for (i = 0; i < WAIT_ITERS; i++)
+		syscall(SYS_getppid);
+	t1 = now_ns();
+	return (t1 - t0) / WAIT_ITERS;
+}
+
+static double floor_ioctl(int kq)
+{
+	double t0, t1;
+	int i;
+
+	t0 = now_ns();
+	for (i = 0; i < WAIT_ITERS; i++)
+		if (ioctl(kq, KQUEUE_IOC_VERSION) != KQUEUE_ABI_VERSION)
+			die("ioctl(KQUEUE_IOC_VERSION)");
+	t1 = now_ns();
+	return (t1 - t0) / WAIT_ITERS;
+}
+
 /* --- one N ------------------------------------------------------------------ */
 
 struct result {
 	int n;
 	double reg_kq, reg_ep;		/* ns per fd */
 	double wait_kq, wait_ep;	/* ns per call */
+	double floor_ioctl, floor_sys;	/* ns per call, in the same blocks */
 };
 
 static void bench(int n, struct kevent *ch, struct result *res)
 {
-	double kq_t[MAX_REPS], ep_t[MAX_REPS];
+	double kq_t[MAX_REPS], ep_t[MAX_REPS], io_t[WAIT_BLOCKS], sys_t[WAIT_BLOCKS];
 	struct epoll_event eev = { .events = EPOLLIN };
 	int reps = reg_reps(n), ready = n / 2;
 	int i, kq, ep;
@@ -263,9 +309,13 @@ static void bench(int n, struct kevent *ch, struct result *res)
 	for (i = 0; i < WAIT_BLOCKS; i++) {
 		kq_t[i] = wait_kqueue(kq, n, rfd[ready]);
 		ep_t[i] = wait_epoll(ep, n, rfd[ready]);
+		io_t[i] = floor_ioctl(kq);
+		sys_t[i] = floor_getppid();
 	}
 	res->wait_kq = median(kq_t, WAIT_BLOCKS);
 	res->wait_ep = median(ep_t, WAIT_BLOCKS);
+	res->floor_ioctl = median(io_t, WAIT_BLOCKS);
+	res->floor_sys = median(sys_t, WAIT_BLOCKS);
 
 	close(kq);
 	close(ep);
@@ -491,6 +541,17 @@ int main(int argc, char **argv)
 		printf("%8d %12.0f %12.0f %10.2f\n", res[i].n, res[i].wait_kq,
 		       res[i].wait_ep, r);
 		wait_ok &= r <= 1.2;
+	}
+	printf("\nthe same waits above their floors: kevent() less an ioctl that returns at once,\n"
+	       "epoll_wait() less getppid() (ns per call, medians of the same blocks)\n");
+	printf("%8s %8s %8s %12s %12s %10s\n", "N", "ioctl", "getppid", "kqueue", "epoll",
+	       "kq/epoll");
+	for (i = 0; i < NSIZES; i++) {
+		double kq_own = res[i].wait_kq - res[i].floor_ioctl;
+		double ep_own = res[i].wait_ep - res[i].floor_sys;
+
+		printf("%8d %8.0f %8.0f %12.0f %12.0f %10.2f\n", res[i].n, res[i].floor_ioctl,
+		       res[i].floor_sys, kq_own, ep_own, kq_own / ep_own);
 	}
 	printf("\nregistration of N fds: one kevent() vs N epoll_ctl() (ns per fd, median)\n");
 	printf("%8s %12s %12s %10s %6s\n", "N", "kqueue", "epoll", "kq/epoll", "reps");
