@@ -95,21 +95,22 @@ impl FdMap {
         &self.words[..self.words.len().min(self.used)]
     }
 
-    /// The first word naming a descriptor the current task has closed, if any. Does
-    /// not sleep.
+    /// The first word naming descriptors the current task has closed, if any: (its
+    /// index, those descriptors' bits). Does not sleep.
     #[inline]
-    pub(crate) fn first_closed(&self) -> Option<usize> {
+    pub(crate) fn first_closed(&self) -> Option<(usize, usize)> {
         if self.used == 0 {
             return None;
         }
-        closed_word(self.used_words(), 0).map(|(i, _)| i)
+        closed_word(self.used_words(), 0)
     }
 
     /// Calls `f` for each descriptor in the map that the current task has closed, from
-    /// word `from` on; `f` returns whether knotes remain on it (else its bit is
-    /// cleared). Does not sleep.
-    pub(crate) fn closed(&mut self, mut from: usize, mut f: impl FnMut(usize) -> bool) {
-        while let Some((i, mut gone)) = closed_word(self.used_words(), from) {
+    /// `first` on, what [`FdMap::first_closed`] found; `f` returns whether knotes remain
+    /// on it (else its bit is cleared). Does not sleep.
+    pub(crate) fn closed(&mut self, first: (usize, usize), mut f: impl FnMut(usize) -> bool) {
+        let mut next = Some(first);
+        while let Some((i, mut gone)) = next {
             while gone != 0 {
                 let bit = gone.trailing_zeros() as usize;
                 gone &= gone - 1;
@@ -117,7 +118,7 @@ impl FdMap {
                     self.words[i] &= !(1 << bit);
                 }
             }
-            from = i + 1;
+            next = closed_word(self.used_words(), i + 1);
         }
     }
 }

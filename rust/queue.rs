@@ -337,10 +337,10 @@ impl Kqueue {
         }
     }
 
-    /// [`Kqueue::sweep_locked`] from the map's word `first`, which names a closed
-    /// descriptor.
+    /// [`Kqueue::sweep_locked`] from `first`, the first word of the map that names
+    /// closed descriptors: (its index, their bits).
     #[inline(never)]
-    fn sweep_from(inner: &mut KqInner, first: usize, gone: &mut Unlinked) {
+    fn sweep_from(inner: &mut KqInner, first: (usize, usize), gone: &mut Unlinked) {
         let mut fds = core::mem::take(&mut inner.fds);
         fds.closed(first, |fd| {
             let mut remain = false;
