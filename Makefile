@@ -123,12 +123,7 @@ check: modules selftests
 BENCHDIR	:= $(BUILD)/bench
 
 bench: deps lib
-	rm -rf $(BENCHDIR)/src
-	mkdir -p $(BENCHDIR)/src
-	cp Kbuild $(BENCHDIR)/src/
-	find rust -type f \( -name '*.rs' -o -name '*.[ch]' \) \
-		-exec cp --parents {} $(BENCHDIR)/src/ \;
-	$(MAKE) -C $(BENCH_KDIR) M=$(BENCHDIR)/src LLVM=$(LLVM) modules
+	$(VM)/module-build.sh $(BENCH_KDIR) $(LLVM) $(BENCHDIR)/src
 	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
 	$(VM)/initramfs.sh --module $(BENCHDIR)/src/kqueue.ko --timeout 900 \
 		--demo $(BENCHDIR)/kqbench --demo $(BENCHDIR)/procbench \

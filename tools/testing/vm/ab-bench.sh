@@ -18,23 +18,17 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../../.." && pwd)
 [ $# -ge 5 ] || { echo "usage: ab-bench.sh KDIR LLVM KQAB OUTDIR BASE [ROUNDS]" >&2; exit 2; }
 kdir=$1 llvm=$2 kqab=$3 out=$4 base=$5 rounds=${6:-8}
 
-# build NAME: the module's sources in $out/NAME/src (already there), built
-# against the bench kernel, copied to $out/kqueue-NAME.ko.
+# build NAME [REV]: the module (of REV, else the working tree) built against
+# the bench kernel in $out/NAME/src, copied to $out/kqueue-NAME.ko.
 build() {
-	make -s -C "$kdir" M="$out/$1/src" LLVM="$llvm" modules >/dev/null
+	"$here/module-build.sh" "$kdir" "$llvm" "$out/$1/src" "${2:-}" >/dev/null
 	cp "$out/$1/src/kqueue.ko" "$out/kqueue-$1.ko"
 }
 
-rm -rf "$out/base" "$out/new"
-mkdir -p "$out/base/src" "$out/new/src"
-git -C "$top" archive "$base" Kbuild rust | tar -x -C "$out/base/src"
-(cd "$top" && cp Kbuild "$out/new/src/" &&
-	find rust -type f \( -name '*.rs' -o -name '*.[ch]' \) -exec cp --parents {} "$out/new/src/" \;)
-build base
+build base "$base"
 build new
 
 cat >"$out/ab-guest" <<GUEST

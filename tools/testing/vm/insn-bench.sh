@@ -20,22 +20,17 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../../.." && pwd)
 [ $# -ge 4 ] || { echo "usage: insn-bench.sh KDIR LLVM KQINSN OUTDIR [BASE]" >&2; exit 2; }
 kdir=$1 llvm=$2 kqinsn=$3 out=$4 base=${5:-}
 
 builds=new
 [ -n "$base" ] && builds="base new"
 rm -rf "$out/base" "$out/new" "$out/phases"
-mkdir -p "$out/new/src" "$out/phases"
-if [ -n "$base" ]; then
-	mkdir -p "$out/base/src"
-	git -C "$top" archive "$base" Kbuild rust | tar -x -C "$out/base/src"
-fi
-(cd "$top" && cp Kbuild "$out/new/src/" &&
-	find rust -type f \( -name '*.rs' -o -name '*.[ch]' \) -exec cp --parents {} "$out/new/src/" \;)
+mkdir -p "$out/phases"
 for b in $builds; do
-	make -s -C "$kdir" M="$out/$b/src" LLVM="$llvm" modules >/dev/null
+	rev=
+	[ "$b" = base ] && rev=$base
+	"$here/module-build.sh" "$kdir" "$llvm" "$out/$b/src" "$rev" >/dev/null
 	cp "$out/$b/src/kqueue.ko" "$out/kqueue-$b.ko"
 done
 gcc -O2 -Wall -shared -fPIC -o "$out/insn-plugin.so" "$here/insn-plugin.c" -lpthread
