@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Helpers shared by kqbench and procbench. */
+/* Helpers shared by the benchmark programs. */
 #ifndef KQ_BENCH_H
 #define KQ_BENCH_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline void die(const char *what)
 {
@@ -29,6 +31,39 @@ static inline int cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* The median of the @n values of @v (sorts them). */
+static inline double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+/* A pipe: its read end [0] and write end [1]. */
+typedef int pipe_ends[2];
+
+/* @n new pipes (close-on-exec). */
+static inline pipe_ends *open_pipes(int n)
+{
+	pipe_ends *p = calloc(n, sizeof(*p));
+
+	if (!p)
+		die("calloc");
+	for (int i = 0; i < n; i++)
+		if (pipe2(p[i], O_CLOEXEC))
+			die("pipe2");
+	return p;
+}
+
+/* Closes and frees the @n pipes of open_pipes(). */
+static inline void close_pipes(pipe_ends *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	free(p);
 }
 
 /* The first line of @path without its newline, or "unknown". */

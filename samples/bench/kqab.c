@@ -28,26 +28,7 @@
 #define BLOCKS	15	/* odd, for the median */
 #define CALLS	4000	/* wait calls per block */
 
-static int (*pipes)[2];
-
-static void open_pipes(int n)
-{
-	pipes = calloc(n, sizeof(*pipes));
-	if (!pipes)
-		die("calloc");
-	for (int i = 0; i < n; i++)
-		if (pipe2(pipes[i], O_CLOEXEC))
-			die("pipe2");
-}
-
-static void close_pipes(int n)
-{
-	for (int i = 0; i < n; i++) {
-		close(pipes[i][0]);
-		close(pipes[i][1]);
-	}
-	free(pipes);
-}
+static pipe_ends *pipes;
 
 static struct kevent *read_changes(int n)
 {
@@ -71,12 +52,6 @@ static void epoll_add_reads(int ep, int n)
 	}
 }
 
-static double median_of(double *r)
-{
-	qsort(r, BLOCKS, sizeof(*r), cmp_double);
-	return r[BLOCKS / 2];
-}
-
 static double wait_ratio(int n)
 {
 	static const struct timespec poll = { 0, 0 };
@@ -85,7 +60,7 @@ static double wait_ratio(int n)
 	double r[BLOCKS];
 	int kq, ep;
 
-	open_pipes(n);
+	pipes = open_pipes(n);
 	if (write(pipes[n / 2][1], "x", 1) != 1)
 		die("write");
 	ch = read_changes(n);
@@ -112,8 +87,8 @@ static double wait_ratio(int n)
 	close(kq);
 	close(ep);
 	free(ch);
-	close_pipes(n);
-	return median_of(r);
+	close_pipes(pipes, n);
+	return median(r, BLOCKS);
 }
 
 static double reg_ratio(int n)
@@ -121,7 +96,7 @@ static double reg_ratio(int n)
 	struct kevent *ch;
 	double r[BLOCKS];
 
-	open_pipes(n);
+	pipes = open_pipes(n);
 	ch = read_changes(n);
 	for (int b = 0; b < BLOCKS; b++) {
 		int ep = epoll_create1(EPOLL_CLOEXEC), kq = kqueue();
@@ -140,8 +115,8 @@ static double reg_ratio(int n)
 		close(kq);
 	}
 	free(ch);
-	close_pipes(n);
-	return median_of(r);
+	close_pipes(pipes, n);
+	return median(r, BLOCKS);
 }
 
 int main(void)

@@ -96,12 +96,6 @@ static void mismatch(const char *what, int n, int got, long ident, int want)
 	abort();
 }
 
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 static int is_jiffies(const char *cs)
 {
 	return strstr(cs, "jiffies") != NULL;

@@ -76,7 +76,7 @@ static void mark(const char *label, long ops)
 	kqinsn_mark();
 }
 
-static void wait_phases(int n, int (*pipes)[2])
+static void wait_phases(int n, pipe_ends *pipes)
 {
 	struct kevent kev[64];
 	struct epoll_event eev[64];
@@ -116,7 +116,7 @@ static void wait_phases(int n, int (*pipes)[2])
 	close(ep);
 }
 
-static void reg_phases(int n, int (*pipes)[2])
+static void reg_phases(int n, pipe_ends *pipes)
 {
 	/* About 10000 registrations each, on fresh instances made in set-up. */
 	int reps = n < REG_TOTAL ? REG_TOTAL / n : 1;
@@ -166,20 +166,12 @@ int main(void)
 		die("setrlimit");
 	mark("-", 0);
 	for (unsigned int s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		int n = sizes[s], (*pipes)[2] = calloc(n, sizeof(*pipes));
+		int n = sizes[s];
+		pipe_ends *pipes = open_pipes(n);
 
-		if (!pipes)
-			die("calloc");
-		for (int i = 0; i < n; i++)
-			if (pipe2(pipes[i], O_CLOEXEC))
-				die("pipe2");
 		wait_phases(n, pipes);
 		reg_phases(n, pipes);
-		for (int i = 0; i < n; i++) {
-			close(pipes[i][0]);
-			close(pipes[i][1]);
-		}
-		free(pipes);
+		close_pipes(pipes, n);
 	}
 	for (int i = 0; i < phases; i++)
 		printf("kqinsn-phase %s %ld\n", labels[i], phase_ops[i]);
