@@ -275,13 +275,7 @@ impl Kqueue {
     ) -> Option<Result> {
         if kn.state.access(&guard).influx > 0 {
             drop(guard);
-            if let Err(e) = self.wait_out_of_flux(&kn) {
-                // Ours may be hooked into its file already: unhook it.
-                if let Some(n) = new.take() {
-                    n.cancel(self);
-                }
-                return Some(Err(e));
-            }
+            self.wait_flux(|inner| kn.state.access(inner).influx == 0);
             return None;
         }
         if Self::is_stale(&kn) {
@@ -549,27 +543,26 @@ impl Kqueue {
         }
     }
 
-    /// Sleeps until `kn` leaves flux (or is gone).
-    fn wait_out_of_flux(&self, kn: &Knote) -> Result {
+    /// Sleeps until `over` holds under the lock, checked each time a hold in flux ends.
+    /// Uninterruptible, as in FreeBSD: holds are short, and ending a kevent() call with
+    /// EINTR for another thread's hold would be an error nothing asked for.
+    fn wait_flux(&self, mut over: impl FnMut(&KqInner) -> bool) {
         let mut counted = false;
-        let res = self.flux.wait_until(None, || {
+        self.flux.wait_uninterruptible(|| {
             let mut g = self.lock();
-            let out = kn.state.access(&g).influx == 0;
-            if out != counted {
-                // Queued on `flux` already: whoever ends the flux from now on wakes us.
-                g.flux_waiters = if out {
-                    g.flux_waiters - 1
-                } else {
-                    g.flux_waiters + 1
-                };
-                counted = !out;
+            if over(&g) {
+                if counted {
+                    g.flux_waiters -= 1;
+                }
+                return Some(());
             }
-            out.then_some(())
-        });
-        if counted {
-            self.lock().flux_waiters -= 1;
-        }
-        res.map_err(|_| EINTR)
+            if !counted {
+                // Queued on `flux` already: whoever ends a flux from now on wakes us.
+                g.flux_waiters += 1;
+                counted = true;
+            }
+            None
+        })
     }
 
     /// Ends one hold of `kn` in flux; returns whether tasks wait for a flux to end
