@@ -198,6 +198,7 @@ static struct {
 	int devnull;
 	long pagesz;
 	char *ro_page, *none_page, *part_buf;	/* read-only, PROT_NONE, rw page before PROT_NONE */
+	char *part_args;	/* read-only page ending in an args.size of 48, then PROT_NONE */
 	atomic_int stop, started;
 	atomic_int nfail[NCAT];
 	atomic_long checks[NCAT];
@@ -1496,7 +1497,7 @@ static void op_fuzz(struct thr *th)
 	if (a->size > 48 && a->size <= sizeof(abuf) && chance(th, 20))
 		abuf[48 + rn(th, a->size - 48)] = 1;	/* non-zero unknown field */
 	if (kind == 0) {	/* the argument block itself in bad memory */
-		void *bad[] = { NULL, g.none_page, g.part_buf + g.pagesz - 16,
+		void *bad[] = { NULL, g.none_page, g.part_args + g.pagesz - 16,
 				(void *)(uintptr_t)0xffff888000000000ULL };
 
 		a = bad[rn(th, 4)];
@@ -1761,11 +1762,17 @@ int main(int argc, char **argv)
 	g.none_page = mmap(NULL, g.pagesz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	g.part_buf = mmap(NULL, 2 * g.pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
+	g.part_args = mmap(NULL, 2 * g.pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
 	if (g.ro_page == MAP_FAILED || g.none_page == MAP_FAILED || g.part_buf == MAP_FAILED ||
-	    mprotect(g.part_buf + g.pagesz, g.pagesz, PROT_NONE)) {
+	    g.part_args == MAP_FAILED || mprotect(g.part_buf + g.pagesz, g.pagesz, PROT_NONE)) {
 		printf("# mmap: %s\n", strerror(errno));
 		return 1;
 	}
+	/* An argument block whose size field is readable and whose rest is not. */
+	*(uint32_t *)(g.part_args + g.pagesz - 16) = 48;
+	mprotect(g.part_args, g.pagesz, PROT_READ);
+	mprotect(g.part_args + g.pagesz, g.pagesz, PROT_NONE);
 	g.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	g.skq = kqueue();
 	g.lkq = kqueue();
