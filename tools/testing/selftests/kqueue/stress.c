@@ -117,19 +117,20 @@ static const char *cat_name[NCAT] = {
 enum op {
 	OP_COLLECT, OP_COLLECT_CHG, OP_LEVEL, OP_PRIV, OP_SLOT, OP_RECEIPT, OP_NEST,
 	OP_CLOSE_WAIT, OP_DUP_WAIT, OP_PROC, OP_SIGNAL, OP_VNODE, OP_TIMER, OP_FUZZ,
-	OP_UNMAP_WAIT, OP_POKE, NOPS
+	OP_UNMAP_WAIT, OP_POKE, OP_HOT, NOPS
 };
 static const char *op_name[NOPS] = {
 	"collect", "collect+change", "level-poll", "private-user", "shared-knote",
 	"receipt-batch", "nested", "close-while-waiting", "close-dup-while-waiting",
 	"fork-exit", "signal", "vnode", "timer", "ioctl-fuzz", "unmap-while-waiting",
-	"poke",
+	"poke", "hot-knote-burst",
 };
 static const int op_weight[NOPS] = {
-	[OP_COLLECT] = 18, [OP_COLLECT_CHG] = 4, [OP_LEVEL] = 8, [OP_PRIV] = 20,
+	[OP_COLLECT] = 18, [OP_COLLECT_CHG] = 4, [OP_LEVEL] = 10, [OP_PRIV] = 20,
 	[OP_SLOT] = 22, [OP_RECEIPT] = 3, [OP_NEST] = 2, [OP_CLOSE_WAIT] = 1,
-	[OP_DUP_WAIT] = 1, [OP_PROC] = 2, [OP_SIGNAL] = 3, [OP_VNODE] = 3,
+	[OP_DUP_WAIT] = 1, [OP_PROC] = 1, [OP_SIGNAL] = 3, [OP_VNODE] = 3,
 	[OP_TIMER] = 3, [OP_FUZZ] = 10, [OP_UNMAP_WAIT] = 1, [OP_POKE] = 2,
+	[OP_HOT] = 8,
 };
 
 /* ---- global state ------------------------------------------------------ */
@@ -331,13 +332,24 @@ static struct kevent kev(uintptr_t ident, short filter, unsigned short flags,
 	return k;
 }
 
+/*
+ * kevent() with the thread's state published: 2 while it may wait (only
+ * then do other threads poke it with SIGUSR2), 1 otherwise. A call that
+ * must not wait (nevents 0 or a zero timeout) and still ends in EINTR
+ * slept somewhere it should not, or only briefly (waiting for another
+ * thread's hold on a knote): counted, and reported at the end.
+ */
+static atomic_long eintr_nowait;
+
 static int kcall(struct thr *th, int kq, const struct kevent *ch, int nch, struct kevent *ev,
 		 int nev, const struct timespec *ts)
 {
-	int r;
+	int nowait = nev == 0 || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0), r;
 
-	atomic_store(&th->in_kevent, 1);
+	atomic_store(&th->in_kevent, nowait ? 1 : 2);
 	r = kevent(kq, ch, nch, ev, nev, ts);
+	if (r < 0 && errno == EINTR && nowait)
+		atomic_fetch_add(&eintr_nowait, 1);
 	atomic_store(&th->in_kevent, 0);
 	return r;
 }
@@ -592,20 +604,21 @@ static void op_collect(struct thr *th, int with_change)
 		check_shared_event(th, &ev[i], fl);
 }
 
-static void op_level(struct thr *th)
+/* One poll of the level-triggered kqueue: both events, always. 0, or -1 after a failure. */
+static int level_poll(struct thr *th)
 {
 	struct kevent ev[4];
 	int r, i, user = 0, rd = 0;
 	struct timespec ts = { 1, 0 };
 	struct ringent *e;
-	int blocking = chance(th, 20);
+	int blocking = chance(th, 10);
 
 	e = rec(th, "level poll%s", blocking ? " (1s timeout)" : "");
 	memset(ev, 0, sizeof(ev));
 	r = kcall(th, g.lkq, NULL, 0, ev, 4, blocking ? &ts : &ts_zero);
 	done(e, r);
 	if (r < 0 && errno == EINTR)
-		return;
+		return 0;
 	check(C_LEVEL);
 	for (i = 0; i < r; i++) {
 		if (ev[i].filter == EVFILT_USER && ev[i].ident == 1)
@@ -613,9 +626,22 @@ static void op_level(struct thr *th)
 		else if (ev[i].filter == EVFILT_READ && (int)ev[i].ident == g.lpipe[0])
 			rd++;
 	}
-	if (r != 2 || user != 1 || rd != 1)
+	if (r != 2 || user != 1 || rd != 1) {
 		fail(th, C_LEVEL, "poll of two level-triggered events returned %d (user %d, read %d, "
 		     "errno %d)", r, user, rd, r < 0 ? errno : 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* A burst of polls, so that threads poll at the same time. */
+static void op_level(struct thr *th)
+{
+	int n = 1 + rn(th, 16);
+
+	while (n-- && !atomic_load(&g.stop))
+		if (level_poll(th))
+			break;
 }
 
 static void op_priv(struct thr *th)
@@ -1567,9 +1593,59 @@ static void op_fuzz(struct thr *th)
 static void op_poke(struct thr *th)
 {
 	int t = rn(th, g.nthreads);
-	struct ringent *e = rec(th, "poke thread %d with SIGUSR2", t);
+	struct ringent *e = rec(th, "poke thread %d with SIGUSR2 if it waits", t);
 
-	done(e, pthread_kill(g.thr[t].thread, SIGUSR2));
+	/* Only a thread in a wait: a hung change must stay hung, for the hang check. */
+	done(e, atomic_load(&g.thr[t].in_kevent) == 2 ? pthread_kill(g.thr[t].thread, SIGUSR2) : -1);
+}
+
+/*
+ * A burst of changes to one always-ready EVFILT_READ knote of the shared
+ * region (a pipe with data) while the other threads collect it: modify
+ * (new generation), disable/enable, delete/add. Other threads' scans hold
+ * such a knote in flux while they poll the pipe.
+ */
+static void op_hot(struct thr *th)
+{
+	int s = 1 + 4 * rn(th, NSLOT / 4), i, n = 4 + rn(th, 16);
+	struct slot *sl = &g.slot[s];
+	uint64_t gen;
+
+	pthread_mutex_lock(&sl->mu);
+	if (sl->dead)
+		slot_close(th, sl, s);
+	if (sl->fd < 0) {
+		int p[2];
+
+		if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {
+			pthread_mutex_unlock(&sl->mu);
+			return;
+		}
+		sl->fd = p[0];
+		sl->peer = p[1];
+		rec(th, "shared %d: new pipe fd %d", s, sl->fd);
+	}
+	if (sl->peer >= 0 && write(sl->peer, "h", 1) < 0)
+		;
+	for (i = 0; i < n && !atomic_load(&g.stop); i++) {
+		switch (rn(th, 4)) {
+		case 0: case 1:
+			gen = atomic_fetch_add(&sl->gen, 1) + 1;
+			slot_change(th, s, kev(sl->fd, EVFILT_READ, EV_ADD, 0, 0,
+					       UD(TAG_SLOT, ((uint64_t)s << 40) | gen)), 0);
+			break;
+		case 2:
+			slot_change(th, s, kev(sl->fd, EVFILT_READ, chance(th, 50) ? EV_DISABLE : EV_ENABLE,
+					       0, 0, UD(TAG_SLOT, ((uint64_t)s << 40) |
+							atomic_load(&sl->gen))), 0);
+			break;
+		default:
+			slot_change(th, s, kev(sl->fd, EVFILT_READ, EV_DELETE, 0, 0, NULL), 0);
+			atomic_store(&sl->floor, atomic_load(&sl->gen) + 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sl->mu);
 }
 
 /* ---- threads ------------------------------------------------------------------------------------------ */
@@ -1617,6 +1693,7 @@ static void *worker(void *arg)
 		case OP_FUZZ: op_fuzz(th); break;
 		case OP_UNMAP_WAIT: op_unmap_wait(th); break;
 		case OP_POKE: op_poke(th); break;
+		case OP_HOT: op_hot(th); break;
 		}
 		atomic_store(&th->op_start, 0);
 	}
@@ -1978,6 +2055,8 @@ int main(int argc, char **argv)
 	printf("#   events collected from the shared kqueue: %ld\n", events);
 	printf("#   deletes that succeeded although the arming was delivered: %ld\n",
 	       atomic_load(&g.anomalies));
+	printf("#   EINTR from calls that should not wait (zero timeout or nevents 0): %ld\n",
+	       atomic_load(&eintr_nowait));
 	printf("# checks made:");
 	for (i = 0; i < NCAT; i++)
 		printf(" %s=%ld", cat_name[i], atomic_load(&g.checks[i]));
