@@ -142,8 +142,9 @@ stress: modules selftests
 	$(VM)/initramfs.sh --module kqueue.ko --selftests $(STRESSDIR)/bin \
 		--timeout $$(($(DURATION) + $(STRESS_HANG) + 150)) $(STRESSDIR)/stress.cpio.gz; \
 	KQUEUE_VM_DIR=$(STRESSDIR) KQUEUE_TIMEOUT=$$(($(DURATION) + $(STRESS_HANG) + 900)) \
-		$(VM)/run.sh check $(BZIMAGE) $(STRESSDIR)/stress.cpio.gz; \
-	echo "stress: seed $$seed"
+		$(VM)/run.sh check $(BZIMAGE) $(STRESSDIR)/stress.cpio.gz || \
+		{ echo "stress: FAILED with seed $$seed"; exit 1; }; \
+	echo "stress: passed with seed $$seed"
 
 # The benchmark: kqueue.ko built against the bench kernel from a copy of
 # the module's sources in build/bench/src (so it does not clash with the

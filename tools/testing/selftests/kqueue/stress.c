@@ -1596,7 +1596,7 @@ static void op_poke(struct thr *th)
 	struct ringent *e = rec(th, "poke thread %d with SIGUSR2 if it waits", t);
 
 	/* Only a thread in a wait: a hung change must stay hung, for the hang check. */
-	done(e, atomic_load(&g.thr[t].in_kevent) == 2 ? pthread_kill(g.thr[t].thread, SIGUSR2) : -1);
+	done(e, atomic_load(&g.thr[t].in_kevent) == 2 && !pthread_kill(g.thr[t].thread, SIGUSR2));
 }
 
 /*
