@@ -7,6 +7,11 @@
 #                    and then samples/kqwatch
 #   make check       run the selftests in the test VM, then the library's
 #                    host tests; the last line is "N passed, N failed"
+#   make stress [DURATION=600] [SEED=n] [STRESS_THREADS=4]
+#                    the stress and fuzz harness (selftests/kqueue/stress)
+#                    alone in the test VM for DURATION seconds; prints the
+#                    seed (random unless given), fails on any failed
+#                    invariant or kernel warning
 #   make bench       kqbench (kevent vs epoll) and procbench (EVFILT_PROC)
 #                    in one VM boot on a non-debug kernel; prints the
 #                    tables (not part of make check)
@@ -77,7 +82,7 @@ kbuild		= $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) $(if $(CLIPPY),CLIPPY=1)
 rustfmt		= rustfmt --edition 2021 --config newline_style=Unix
 rust-sources	= $(shell find rust -name '*.rs')
 
-.PHONY: all modules modules_install lib selftests samples deps run check \
+.PHONY: all modules modules_install lib selftests samples deps run check stress \
 	bench bench-ab bench-insns clippy fmt fmtcheck install clean help
 
 all: modules
@@ -101,7 +106,7 @@ deps:
 	$(VM)/deps.sh
 
 # make run / make check / make bench set up the host first.
-ifneq ($(filter run check bench bench-ab bench-insns,$(MAKECMDGOALS)),)
+ifneq ($(filter run check stress bench bench-ab bench-insns,$(MAKECMDGOALS)),)
 modules lib selftests samples: deps
 endif
 
@@ -115,6 +120,31 @@ check: modules selftests
 		$(VMDIR)/check.cpio.gz
 	$(VM)/run.sh check $(BZIMAGE) $(VMDIR)/check.cpio.gz -- \
 		$(MAKE) -C $(LIBDIR) test
+
+# The stress harness alone, for as long as asked: a tests.list of its own
+# with the seed and duration, a per-program limit and a QEMU limit that
+# leave room for the harness's own hang detection (STRESS_HANG seconds) and
+# the end of the run (joining threads, draining, rmmod, kmemleak scan).
+DURATION	?= 600
+SEED		?=
+STRESS_THREADS	?= 4
+STRESS_HANG	?= 120
+STRESSDIR	:= $(BUILD)/stress
+
+stress: modules selftests
+	@set -e; seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); \
+	echo "stress: seed $$seed, $(DURATION) s, $(STRESS_THREADS) threads" \
+		"(again: make stress SEED=$$seed DURATION=$(DURATION))"; \
+	rm -rf $(STRESSDIR) && mkdir -p $(STRESSDIR)/bin; \
+	cp $(BUILD)/selftests/stress $(STRESSDIR)/bin/; \
+	echo "stress --seed $$seed --duration $(DURATION) --threads $(STRESS_THREADS)" \
+		"--hang $(STRESS_HANG)" >$(STRESSDIR)/bin/tests.list; \
+	$(VM)/initramfs.sh --module kqueue.ko --selftests $(STRESSDIR)/bin \
+		--timeout $$(($(DURATION) + $(STRESS_HANG) + 150)) $(STRESSDIR)/stress.cpio.gz; \
+	KQUEUE_VM_DIR=$(STRESSDIR) KQUEUE_TIMEOUT=$$(($(DURATION) + $(STRESS_HANG) + 900)) \
+		$(VM)/run.sh check $(BZIMAGE) $(STRESSDIR)/stress.cpio.gz || \
+		{ echo "stress: FAILED with seed $$seed"; exit 1; }; \
+	echo "stress: passed with seed $$seed"
 
 # The benchmark: kqueue.ko built against the bench kernel from a copy of
 # the module's sources in build/bench/src (so it does not clash with the
@@ -181,6 +211,8 @@ help:
 	@echo '  run                boot the test VM, run kqdemo then kqwatch (exit status:'
 	@echo '                     the first failure)'
 	@echo '  check              boot the test VM, run the selftests, then the host tests'
+	@echo '  stress [DURATION=600] [SEED=n] [STRESS_THREADS=4]'
+	@echo '                     the stress/fuzz harness alone in the test VM for DURATION s'
 	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
 	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
 	@echo '  bench-insns [BASE=rev]  instructions per kevent() vs epoll (INSN_TOP=n: by function)'

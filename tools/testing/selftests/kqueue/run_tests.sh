@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Run the kqueue selftests in the order of tests.list (module last) and sum
+# Run the kqueue selftests in the order of tests.list (module last), each
+# line a program and its arguments, and sum
 # the kselftest "# Totals:" lines.  A program that ends without a Totals line
 # (crash, killed) counts as one failure.  Last line: "N passed, N failed".
 #
@@ -8,9 +9,12 @@
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${1:-$here}
 pass=0 fail=0 skip=0
-for t in $(grep -v '^#' "$here/tests.list"); do
-	echo "# selftests: kqueue: $t"
-	out=$( cd "$bindir" && "./$t" 2>&1 ); rc=$?
+# One program a line, maybe with arguments ("stress --duration 60").
+list=$(grep -Ev '^[[:space:]]*(#|$)' "$here/tests.list")
+while read -r t args; do
+	echo "# selftests: kqueue: $t${args:+ $args}"
+	# shellcheck disable=SC2086 # args split on purpose
+	out=$( cd "$bindir" && "./$t" $args 2>&1 </dev/null ); rc=$?
 	printf '%s\n' "$out"
 	tot=$(printf '%s\n' "$out" | grep '^# Totals:' | tail -n1)
 	if [ -z "$tot" ]; then
@@ -28,7 +32,9 @@ for t in $(grep -v '^#' "$here/tests.list"); do
 		echo "# $t: exit $rc without a failed test: counted as 1 failure"
 		fail=$((fail + 1))
 	fi
-done
+done <<EOF
+$list
+EOF
 echo "# kqueue selftests: $skip skipped"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
