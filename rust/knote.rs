@@ -50,7 +50,7 @@ pub(crate) const KN_QUEUED: u32 = 0x2;
 pub(crate) const KN_DISABLED: u32 = 0x4;
 /// Removed from the table: hooks must leave it alone.
 pub(crate) const KN_DETACHED: u32 = 0x8;
-/// Activated while a scanner held it off the queue: queue it again afterwards.
+/// Activated while a scan held it (off the queue, or polled on it): keep it queued.
 pub(crate) const KN_REQUEUE: u32 = 0x10;
 /// Not in the table yet (hooked before insertion): wake-ups only mark it active.
 pub(crate) const KN_NEW: u32 = 0x20;

@@ -871,6 +871,10 @@ fn activate_at(kn: &Knote, level: i32, update: impl FnOnce(&mut KnoteState) -> b
         return;
     }
     st.status |= KN_ACTIVE;
+    if st.influx > 0 && kn.file.is_some() {
+        // A scan polls it right now, maybe from before this event: it must keep it.
+        st.status |= KN_REQUEUE;
+    }
     let woke = Kqueue::enqueue(inner, arc);
     drop(guard);
     if woke {

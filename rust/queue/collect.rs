@@ -3,26 +3,43 @@
 //! Collecting events: taking knotes off the ready queue, deciding what each one
 //! reports, and sleeping until there is something to take.
 
-use super::{Kqueue, Unlinked, BATCH};
+use super::{KqInner, Kqueue, Unlinked, BATCH};
 use crate::{
     device,
     filter::fd,
     glue::{self, WaitEnd},
-    knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED},
+    knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED, KN_REQUEUE},
     stackvec::StackVec,
     uapi::{KEvent, EVFILT_WRITE, EV_CLEAR, EV_DISPATCH, EV_ONESHOT},
 };
-use kernel::{list::ListArc, prelude::*};
+use kernel::{list::ListArc, prelude::*, sync::Arc};
+
+/// What polling a held descriptor knote found: (mask, data, the descriptor was closed).
+type Polled = (u32, fd::Measure, bool);
 
 /// A knote taken off the ready queue by one pass.
 enum Taken {
     /// Its event.
     Event(KEvent),
-    /// A descriptor knote held in flux, and what polling it found: (mask, data, the
-    /// descriptor was closed).
-    Held(ListArc<Knote>, (u32, fd::Measure, bool)),
+    /// A descriptor knote whose delivery consumes its event (EV_ONESHOT, EV_CLEAR,
+    /// EV_DISPATCH), held in flux off the queue: this pass alone may report it.
+    Held(ListArc<Knote>, Polled),
+    /// A level-triggered descriptor knote held in flux and left on the queue: other
+    /// passes may hold and report it at the same time (its event is not consumed).
+    Shared(Arc<Knote>, Polled),
     /// Nothing to report after all.
     Dropped,
+}
+
+impl Taken {
+    /// The knote to poll without the lock, and where its result goes.
+    fn to_poll(&mut self) -> Option<(&Knote, &mut Polled)> {
+        match self {
+            Taken::Held(kn, polled) => Some((kn, polled)),
+            Taken::Shared(kn, polled) => Some((kn, polled)),
+            _ => None,
+        }
+    }
 }
 
 /// The events of one pass, in queue order. The caller owns it, so that the batch
@@ -88,6 +105,8 @@ impl Kqueue {
         let mut skipped = false;
         let mut taken = StackVec::<Taken, BATCH>::new();
         let mut gone = Unlinked::new();
+        // Knotes this pass polls, and of those the ones held off the queue.
+        let mut polls = 0;
         let mut held = 0;
 
         let mut guard = self.lock();
@@ -103,6 +122,18 @@ impl Kqueue {
             inner.nready -= 1;
             let st = kn.state.access_mut(inner);
             st.status &= !KN_QUEUED;
+            let level = st.kev.flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH) == 0;
+            if kn.file.is_some() && level && st.status & KN_DISABLED == 0 {
+                // Polled in flux but left queued (at the tail, for the budget): a pass
+                // of another thread meanwhile holds and reports it too.
+                st.influx += 1;
+                polls += 1;
+                let shared = kn.clone_arc();
+                Self::requeue(inner, kn);
+                // `taken` has room: its length is below `max`.
+                let _ = taken.push(Taken::Shared(shared, (0, fd::Measure::NONE, false)));
+                continue;
+            }
             if st.influx > 0 {
                 // Somebody works on it unlocked; look again once they are done.
                 skipped = true;
@@ -122,9 +153,9 @@ impl Kqueue {
             }
             if kn.file.is_some() {
                 st.influx += 1;
+                polls += 1;
                 held += 1;
                 inner.held += 1;
-                // `taken` has room: its length is below `max`.
                 let _ = taken.push(Taken::Held(kn, (0, fd::Measure::NONE, false)));
                 continue;
             }
@@ -141,9 +172,9 @@ impl Kqueue {
         got.flux_seen = (skipped || inner.held > held).then_some(inner.flux_ends);
         drop(guard);
 
-        if held > 0 {
+        if polls > 0 {
             for t in taken.as_mut_slice() {
-                if let Taken::Held(kn, polled) = t {
+                if let Some((kn, polled)) = t.to_poll() {
                     *polled = Self::poll_held(kn);
                 }
             }
@@ -151,6 +182,16 @@ impl Kqueue {
             let inner = &mut *guard;
             let mut flux_waiters = false;
             for t in taken.as_mut_slice() {
+                if let Taken::Shared(..) = t {
+                    let Taken::Shared(kn, polled) = core::mem::replace(t, Taken::Dropped) else {
+                        continue;
+                    };
+                    flux_waiters |= Self::leave_flux(inner, &kn);
+                    if let Some(ev) = Self::end_shared(inner, &kn, polled, &mut gone) {
+                        *t = Taken::Event(ev);
+                    }
+                    continue;
+                }
                 let Taken::Held(..) = t else { continue };
                 let Taken::Held(kn, (mask, data, stale)) = core::mem::replace(t, Taken::Dropped)
                 else {
@@ -191,6 +232,44 @@ impl Kqueue {
             }
         });
         self.free_unlinked(gone);
+    }
+
+    /// Phase 3 for a level-triggered knote this pass polled on the queue, out of flux
+    /// for this pass already: its event, if it has one. The last of the passes that
+    /// held it at once takes it off the queue if its condition no longer holds and no
+    /// wake-up came meanwhile, or drops it if its descriptor was closed.
+    fn end_shared(
+        inner: &mut KqInner,
+        kn: &Arc<Knote>,
+        (mask, data, stale): Polled,
+        gone: &mut Unlinked,
+    ) -> Option<KEvent> {
+        let st = kn.state.access_mut(inner);
+        let last = st.influx == 0;
+        if st.status & KN_DETACHED != 0 {
+            return None;
+        }
+        if stale {
+            if last {
+                Self::unlink(inner, kn, gone);
+            }
+            return None;
+        }
+        let mut ev = st.kev;
+        ev.flags &= !st.filter.hidden_flags();
+        if let Some(f) = st.filter.fd_mut() {
+            f.polled(mask, data);
+        }
+        let ready = st.status & KN_DISABLED == 0 && st.filter.deliver(&mut ev);
+        if last {
+            let woken = st.status & KN_REQUEUE != 0;
+            st.status &= !KN_REQUEUE;
+            if !ready && !woken {
+                st.status &= !KN_ACTIVE;
+                Self::dequeue(inner, kn);
+            }
+        }
+        ready.then_some(ev)
     }
 
     /// Phase 2 for a held descriptor knote: (poll mask, data, closed), no lock held.
