@@ -892,7 +892,7 @@ static void op_slot(struct thr *th)
 static void op_receipt(struct thr *th)
 {
 	struct kevent ch[8], out[8];
-	int err[8], n = 0, i, r, kq = kqueue(), p[2], closedfd;
+	int err[8], n = 0, i, r, kq = kqueue(), p[2], badfd;
 	char b1[160], b2[160];
 	struct ringent *e;
 
@@ -904,7 +904,11 @@ static void op_receipt(struct thr *th)
 		close(kq);
 		return;
 	}
-	closedfd = p[1];
+	/*
+	 * A descriptor no thread can have open: a number just closed here may be
+	 * handed to another thread's open() before the batch reaches the kernel.
+	 */
+	badfd = 0x3fffffff;
 	close(p[1]);
 	while (n < 8) {
 		unsigned short rc = chance(th, 70) ? EV_RECEIPT : 0;
@@ -916,7 +920,7 @@ static void op_receipt(struct thr *th)
 			err[n] = EINVAL; break;
 		case 3: ch[n] = kev(4, -20, EV_ADD | rc, 0, 0, NULL); err[n] = EINVAL; break;
 		case 4: ch[n] = kev(5, EVFILT_AIO, EV_ADD | rc, 0, 0, NULL); err[n] = EINVAL; break;
-		case 5: ch[n] = kev(closedfd, EVFILT_READ, EV_ADD | rc, 0, 0, NULL); err[n] = EBADF; break;
+		case 5: ch[n] = kev(badfd, EVFILT_READ, EV_ADD | rc, 0, 0, NULL); err[n] = EBADF; break;
 		case 6: ch[n] = kev(0, EVFILT_SIGNAL, EV_ADD | rc, 0, 0, NULL); err[n] = EINVAL; break;
 		case 7: ch[n] = kev(9, EVFILT_TIMER, EV_ADD | rc, 0, -5, NULL); err[n] = EINVAL; break;
 		case 8: ch[n] = kev(p[0], EVFILT_READ, EV_ADD | rc, 0, 0, NULL); err[n] = 0; break;
