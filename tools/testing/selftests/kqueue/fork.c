@@ -343,7 +343,7 @@ TEST(libkqueue_entries_in_order)
 	ASSERT_KEV(err_entry(ch[4], 0), &out[4]);
 	/* the USER changes around the LIBKQUEUE ones were applied */
 	kq_change(_metadata, kq, kev(3, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(3)));
-	ASSERT_ONE_EVENT(kq, user_ev(3, EV_ADD, 0, 0, U(3)));
+	ASSERT_ONE_EVENT(kq, user_ev(3, EV_ADD | EV_RECEIPT, 0, 0, U(3)));
 	close(kq);
 }
 
