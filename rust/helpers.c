@@ -472,6 +472,9 @@ int kq_vnode_attach(struct kq_vnode *v, struct file *file, void *kn)
 {
 	struct inode *inode = file_inode(file);
 
+	/* Files and directories only: a pipe or socket is EINVAL (FreeBSD, libkqueue) */
+	if (!S_ISREG(inode->i_mode) && !S_ISDIR(inode->i_mode))
+		return -EINVAL;
 	v->inode = inode;
 	v->nlink = READ_ONCE(inode->i_nlink);
 	v->size = i_size_read(inode);

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
 
@@ -423,6 +424,24 @@ TEST_F(vn, bad_descriptors)
 	ASSERT_CHANGE_ERR(self->kq, kev(1ULL << 40, EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0,
 					NULL), EBADF);
 	ASSERT_CHANGE_ERR(self->kq, kev(self->fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL), ENOENT);
+}
+
+/* Something that is neither a file nor a directory: EINVAL (FreeBSD, libkqueue). */
+TEST_F(vn, not_a_file_einval)
+{
+	int p[2], sv[2];
+
+	make_pipe(_metadata, p);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_CHANGE_ERR(self->kq, vadd(p[0], NOTE_WRITE, NULL), EINVAL);
+	ASSERT_CHANGE_ERR(self->kq, vadd(p[1], NOTE_WRITE, NULL), EINVAL);
+	ASSERT_CHANGE_ERR(self->kq, vadd(sv[0], NOTE_WRITE | NOTE_DELETE, NULL), EINVAL);
+	ASSERT_NO_EVENT(self->kq);
+	ASSERT_CHANGE_ERR(self->kq, kev(p[0], EVFILT_VNODE, EV_DELETE, 0, 0, NULL), ENOENT);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* The file system goes away: NOTE_REVOKE, and the watch ends. */
