@@ -190,6 +190,10 @@ static long long kq_pipe_data(struct pipe_inode_info *pipe, bool write)
 	if (write) {
 		unsigned int max = READ_ONCE(pipe->max_usage);
 
+		/* No reader: EV_EOF, and no room to speak of (FreeBSD's pipe filter) */
+		if (!READ_ONCE(pipe->readers))
+			return 0;
+
 		head = READ_ONCE(pipe->head);
 		tail = READ_ONCE(pipe->tail);
 		used = pipe_occupancy(head, tail);

@@ -180,6 +180,22 @@ TEST(pipe_write_data)
 	close(kq);
 }
 
+/* WRITE on a pipe whose read end is closed: EV_EOF with data 0 (FreeBSD). */
+TEST(pipe_write_eof_data_zero)
+{
+	int kq = kq_new(_metadata), p[2];
+
+	make_pipe(_metadata, p);
+	write_n(_metadata, p[1], 10);
+	add(_metadata, kq, p[1], EVFILT_WRITE, 0, 0, 0, U(3));
+	close(p[0]);
+	ASSERT_ONE_EVENT(kq, ev_of(p[1], EVFILT_WRITE, EV_EOF, 0, 0, U(3)));
+	/* level: the hang-up stays, and so does data 0 */
+	ASSERT_ONE_EVENT(kq, ev_of(p[1], EVFILT_WRITE, EV_EOF, 0, 0, U(3)));
+	close(p[1]);
+	close(kq);
+}
+
 TEST(fifo_data)
 {
 	long ps = sysconf(_SC_PAGESIZE);
