@@ -409,13 +409,31 @@ TEST(kevent_on_bad_fd)
 	int fd;
 
 	ASSERT_FAILS(EBADF, kevent(-1, NULL, 0, ev, 1, &ts_zero));
-	/* a descriptor that is not a kqueue */
+	/* a descriptor that is not a kqueue: EBADF (FreeBSD, libkqueue), not ENOTTY */
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
-	errno = 0;
-	ASSERT_EQ(-1, kevent(fd, NULL, 0, ev, 1, &ts_zero));
-	/* ioctl on /dev/null: ENOTTY; libkqueue-style libraries may say EBADF */
-	ASSERT_TRUE(errno == ENOTTY || errno == EBADF) TH_LOG("errno %d", errno);
+	ASSERT_FAILS(EBADF, kevent(fd, NULL, 0, ev, 1, &ts_zero));
+	close(fd);
+}
+
+/* kevent() on a pipe or a regular file: EBADF, with or without changes. */
+TEST(not_a_kqueue_ebadf)
+{
+	struct kevent c = kev(1, EVFILT_USER, EV_ADD, 0, 0, NULL), ev[1];
+	char path[64];
+	int p[2], fd;
+
+	make_pipe(_metadata, p);
+	ASSERT_FAILS(EBADF, kevent(p[0], NULL, 0, ev, 1, &ts_zero));
+	ASSERT_FAILS(EBADF, kevent(p[1], &c, 1, ev, 1, &ts_zero));
+	close(p[0]);
+	close(p[1]);
+	snprintf(path, sizeof(path), "/tmp/kq-notkq-%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	ASSERT_FAILS(EBADF, kevent(fd, NULL, 0, ev, 1, &ts_zero));
+	ASSERT_FAILS(EBADF, kevent(fd, &c, 1, NULL, 0, NULL));
 	close(fd);
 }
 
