@@ -288,6 +288,28 @@ impl WaitQueue {
     pub(crate) fn wait_until<R>(
         &self,
         deadline: Option<i64>,
+        ready: impl FnMut() -> Option<R>,
+    ) -> Result<R, WaitEnd> {
+        self.wait_in(bindings::TASK_INTERRUPTIBLE, deadline, ready)
+    }
+
+    /// Sleeps until `ready()` holds, deaf to signals: for waits that end soon by
+    /// construction (another task's short hold), evaluated like [`WaitQueue::wait_until`].
+    pub(crate) fn wait_uninterruptible<R>(&self, mut ready: impl FnMut() -> Option<R>) -> R {
+        loop {
+            // Without a deadline and deaf to signals, only `ready` ends the wait: one turn.
+            if let Ok(r) = self.wait_in(bindings::TASK_UNINTERRUPTIBLE, None, &mut ready) {
+                return r;
+            }
+        }
+    }
+
+    /// [`WaitQueue::wait_until`] sleeping in task `state`; only an interruptible
+    /// state ends the wait for a signal.
+    fn wait_in<R>(
+        &self,
+        state: u32,
+        deadline: Option<i64>,
         mut ready: impl FnMut() -> Option<R>,
     ) -> Result<R, WaitEnd> {
         let entry = Opaque::<bindings::wait_queue_entry>::uninit();
@@ -296,17 +318,11 @@ impl WaitQueue {
         unsafe { bindings::init_wait_entry(entry, 0) };
         let result = loop {
             // SAFETY: Head and entry are initialised; the entry is removed by `finish_wait`.
-            unsafe {
-                bindings::prepare_to_wait(
-                    self.head.get(),
-                    entry,
-                    bindings::TASK_INTERRUPTIBLE as i32,
-                )
-            };
+            unsafe { bindings::prepare_to_wait(self.head.get(), entry, state as i32) };
             if let Some(r) = ready() {
                 break Ok(r);
             }
-            if kernel::current!().signal_pending() {
+            if state == bindings::TASK_INTERRUPTIBLE && kernel::current!().signal_pending() {
                 break Err(WaitEnd::Interrupted);
             }
             match deadline {

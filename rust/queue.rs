@@ -68,7 +68,7 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         // Still under the lock; the unlock orders these stores before any wake-up that
         // follows, and waiters read them after queueing themselves (see `scan`).
-        self.kq.nready.set(self.guard.nready);
+        self.kq.pending.set(self.guard.nready + self.guard.held);
         self.kq.closing.set(self.guard.closing);
     }
 }
@@ -79,6 +79,9 @@ pub(crate) struct KqInner {
     ready: List<Knote, 0>,
     /// Length of `ready`.
     nready: usize,
+    /// Knotes scans took off `ready` and hold in flux while they poll them: pending
+    /// events all the same, which another scan waits for rather than miss.
+    held: usize,
     /// The last descriptor is closed: waiters leave with EBADF.
     closing: bool,
     /// Descriptors with knotes, to notice their close (see `fdmap.rs`).
@@ -86,6 +89,9 @@ pub(crate) struct KqInner {
     /// Tasks waiting on `flux` for a knote to leave flux: ending a flux wakes the
     /// queue only if there are any (counted under the lock, after queueing).
     flux_waiters: usize,
+    /// Holds in flux ended so far (wrapping): a scan that found knotes held by others
+    /// waits for it to move.
+    flux_ends: u64,
 }
 
 /// One kqueue: what one open of /dev/kqueue gives.
@@ -110,8 +116,9 @@ pub(crate) struct Kqueue {
     nest: Nest,
     /// Wake-up nesting level while this kqueue wakes its pollers (see `kq_wake_nested`).
     wake_level: Opaque<i32>,
-    /// `KqInner::nready` as of the last unlock (see [`Locked`]).
-    nready: Published<usize>,
+    /// Events pending (`KqInner::nready` + `KqInner::held`) as of the last unlock (see
+    /// [`Locked`]).
+    pending: Published<usize>,
     /// `KqInner::closing` as of the last unlock.
     closing: Published<bool>,
 }
@@ -133,9 +140,11 @@ impl Kqueue {
                     knotes: RBTree::new(),
                     ready: List::new(),
                     nready: 0,
+                    held: 0,
                     closing: false,
                     fds: FdMap::new(),
                     flux_waiters: 0,
+                    flux_ends: 0,
                 },
                 "kqueue::inner"
             ),
@@ -147,7 +156,7 @@ impl Kqueue {
             ioctl_refs: Atomic::new(0),
             nest: nest::new(),
             wake_level: Opaque::new(0),
-            nready: Published::new(0),
+            pending: Published::new(0),
             closing: Published::new(false),
         })
     }
@@ -157,9 +166,10 @@ impl Kqueue {
         &self.nest
     }
 
-    /// Number of events pending: `data` of EVFILT_READ on a kqueue descriptor.
+    /// Number of events pending, queued or held by a scan: `data` of EVFILT_READ on a
+    /// kqueue descriptor.
     pub(crate) fn pending(&self) -> usize {
-        self.nready.get()
+        self.pending.get()
     }
 
     /// Takes the kqueue's lock.
@@ -275,13 +285,7 @@ impl Kqueue {
     ) -> Option<Result> {
         if kn.state.access(&guard).influx > 0 {
             drop(guard);
-            if let Err(e) = self.wait_out_of_flux(&kn) {
-                // Ours may be hooked into its file already: unhook it.
-                if let Some(n) = new.take() {
-                    n.cancel(self);
-                }
-                return Some(Err(e));
-            }
+            self.wait_flux(|inner| kn.state.access(inner).influx == 0);
             return None;
         }
         if Self::is_stale(&kn) {
@@ -550,27 +554,31 @@ impl Kqueue {
         }
     }
 
-    /// Sleeps until `kn` leaves flux (or is gone).
-    fn wait_out_of_flux(&self, kn: &Knote) -> Result {
+    /// Sleeps until `over` holds under the lock, checked each time a hold in flux ends.
+    /// Uninterruptible, as in FreeBSD: holds are short, and ending a kevent() call with
+    /// EINTR for another thread's hold would be an error nothing asked for.
+    fn wait_flux(&self, mut over: impl FnMut(&KqInner) -> bool) {
         let mut counted = false;
-        let res = self.flux.wait_until(None, || {
+        self.flux.wait_uninterruptible(|| {
             let mut g = self.lock();
-            let out = kn.state.access(&g).influx == 0;
-            if out != counted {
-                // Queued on `flux` already: whoever ends the flux from now on wakes us.
-                g.flux_waiters = if out {
-                    g.flux_waiters - 1
-                } else {
-                    g.flux_waiters + 1
-                };
-                counted = !out;
+            if over(&g) {
+                if counted {
+                    g.flux_waiters -= 1;
+                }
+                return Some(());
             }
-            out.then_some(())
-        });
-        if counted {
-            self.lock().flux_waiters -= 1;
-        }
-        res.map_err(|_| EINTR)
+            if !counted {
+                // Queued on `flux` already: whoever ends a flux from now on wakes us.
+                g.flux_waiters += 1;
+                counted = true;
+            }
+            None
+        })
+    }
+
+    /// Sleeps until a hold in flux ends, if none has since the count was `seen`.
+    fn wait_flux_end(&self, seen: u64) {
+        self.wait_flux(|inner| inner.flux_ends != seen);
     }
 
     /// Ends one hold of `kn` in flux; returns whether tasks wait for a flux to end
@@ -578,6 +586,7 @@ impl Kqueue {
     #[inline]
     fn leave_flux(inner: &mut KqInner, kn: &Knote) -> bool {
         kn.state.access_mut(inner).influx -= 1;
+        inner.flux_ends = inner.flux_ends.wrapping_add(1);
         inner.flux_waiters > 0
     }
 

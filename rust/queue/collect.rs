@@ -32,6 +32,10 @@ pub(crate) struct Collected {
     /// The pass stopped before a knote whose delivery consumes its event: the caller
     /// must check that the event slots are writable, then collect again.
     pub(crate) unprobed: bool,
+    /// Other tasks held knotes in flux that the pass could not take: the count of
+    /// ended holds then. A call that got nothing waits for it to move, then looks
+    /// again (see [`Kqueue::scan`]), rather than miss those events.
+    flux_seen: Option<u64>,
 }
 
 impl Collected {
@@ -40,6 +44,7 @@ impl Collected {
         Self {
             events: StackVec::new(),
             unprobed: false,
+            flux_seen: None,
         }
     }
 
@@ -80,6 +85,7 @@ impl Kqueue {
         let max = max.min(BATCH);
         got.events.clear();
         got.unprobed = false;
+        let mut skipped = false;
         let mut taken = StackVec::<Taken, BATCH>::new();
         let mut gone = Unlinked::new();
         let mut held = 0;
@@ -98,7 +104,8 @@ impl Kqueue {
             let st = kn.state.access_mut(inner);
             st.status &= !KN_QUEUED;
             if st.influx > 0 {
-                // Somebody works on it unlocked; look again next time.
+                // Somebody works on it unlocked; look again once they are done.
+                skipped = true;
                 Self::requeue(inner, kn);
                 continue;
             }
@@ -116,6 +123,7 @@ impl Kqueue {
             if kn.file.is_some() {
                 st.influx += 1;
                 held += 1;
+                inner.held += 1;
                 // `taken` has room: its length is below `max`.
                 let _ = taken.push(Taken::Held(kn, (0, fd::Measure::NONE, false)));
                 continue;
@@ -130,6 +138,7 @@ impl Kqueue {
             let _ = taken.push(Taken::Event(ev));
             Self::delivered(inner, kn, &mut gone);
         }
+        got.flux_seen = (skipped || inner.held > held).then_some(inner.flux_ends);
         drop(guard);
 
         if held > 0 {
@@ -148,6 +157,7 @@ impl Kqueue {
                     continue;
                 };
                 flux_waiters |= Self::leave_flux(inner, &kn);
+                inner.held -= 1;
                 let st = kn.state.access_mut(inner);
                 if st.status & KN_DETACHED != 0 {
                     continue;
@@ -226,8 +236,8 @@ impl Kqueue {
             if self.closing.get() {
                 return Some(Err(EBADF));
             }
-            let nready = self.nready.get();
-            (nready > 0 || deadline == Some(0)).then_some(Ok(nready))
+            let pending = self.pending();
+            (pending > 0 || deadline == Some(0)).then_some(Ok(pending))
         };
         loop {
             // Events pending (or a poll): no need to queue on `waiters` at all.
@@ -254,11 +264,21 @@ impl Kqueue {
                 probe(take)?;
                 self.collect(take, budget, got, true);
             }
-            if got.len() > 0 || deadline.is_some_and(|d| d <= glue::monotonic_ns()) {
+            if got.len() > 0 {
                 return Ok(());
             }
-            // Everything queued was stale: start a fresh pass and wait again.
+            // Nothing to report yet: a fresh pass follows.
             *budget = None;
+            if let Some(seen) = got.flux_seen {
+                // Other threads hold pending knotes in flux: wait for them, whatever
+                // the deadline (FreeBSD's "kqflxwt"); a zero timeout must not miss them.
+                self.wait_flux_end(seen);
+                continue;
+            }
+            if deadline.is_some_and(|d| d <= glue::monotonic_ns()) {
+                return Ok(());
+            }
+            // Everything queued was stale: wait again.
         }
     }
 }
