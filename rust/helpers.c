@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* C glue for rust/glue.rs; see helpers.h. */
 
+#include <linux/eventfd.h>
 #include <linux/fdtable.h>
 #include <linux/fsnotify_backend.h>
 #include <linux/net.h>
@@ -11,6 +12,7 @@
 #include <linux/tracepoint.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/udp.h>
 #include <net/af_unix.h>
 #include <net/sock.h>
@@ -190,6 +192,10 @@ static long long kq_pipe_data(struct pipe_inode_info *pipe, bool write)
 	if (write) {
 		unsigned int max = READ_ONCE(pipe->max_usage);
 
+		/* No reader: EV_EOF, and no room to speak of (FreeBSD's pipe filter) */
+		if (!READ_ONCE(pipe->readers))
+			return 0;
+
 		head = READ_ONCE(pipe->head);
 		tail = READ_ONCE(pipe->tail);
 		used = pipe_occupancy(head, tail);
@@ -251,6 +257,35 @@ static long long kq_sock_data(struct sock *sk, bool write, int *err)
 }
 
 /*
+ * The counter of eventfd @file (FreeBSD's eventfd filter reports it as READ
+ * data), or -1 if @file is no eventfd. struct eventfd_ctx is private to
+ * fs/eventfd.c, and reading the counter through exported calls would consume
+ * it: take it from the file's fdinfo, the one place the kernel shows it.
+ */
+static long long kq_eventfd_count(struct file *file)
+{
+#ifdef CONFIG_EVENTFD
+	char buf[96] = "";
+	struct seq_file m = { .buf = buf, .size = sizeof(buf) - 1 };
+	struct eventfd_ctx *ctx;
+	unsigned long long cnt;
+
+	if (!file->f_op->show_fdinfo)
+		return -1;
+	ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(ctx))
+		return -1;
+	eventfd_ctx_put(ctx);	/* @file holds it */
+	file->f_op->show_fdinfo(&m, file);
+	if (sscanf(buf, "eventfd-count: %llx", &cnt) != 1)
+		return -1;
+	return min_t(unsigned long long, cnt, LLONG_MAX);
+#else
+	return -1;
+#endif
+}
+
+/*
  * EVFILT_READ (or, with @write, EVFILT_WRITE) data of @file where the kernel
  * can tell: -1 otherwise. May sleep (pipe mutex).
  */
@@ -267,6 +302,8 @@ static __always_inline long long __kq_file_data(struct file *file, bool write, i
 	sock = sock_from_file(file);
 	if (sock && sock->sk)
 		return kq_sock_data(sock->sk, write, err);
+	if (!write)
+		return kq_eventfd_count(file);
 	return -1;
 }
 
@@ -472,6 +509,9 @@ int kq_vnode_attach(struct kq_vnode *v, struct file *file, void *kn)
 {
 	struct inode *inode = file_inode(file);
 
+	/* Files and directories only: a pipe or socket is EINVAL (FreeBSD, libkqueue) */
+	if (!S_ISREG(inode->i_mode) && !S_ISDIR(inode->i_mode))
+		return -EINVAL;
 	v->inode = inode;
 	v->nlink = READ_ONCE(inode->i_nlink);
 	v->size = i_size_read(inode);

@@ -438,28 +438,29 @@ impl Kqueue {
             self.free_unlinked(gone);
             return Ok(());
         }
-        self.apply(guard, kn, kev, kev.flags & EV_ADD != 0, None);
+        self.apply(guard, kn, kev, false, None);
         Ok(())
     }
 
-    /// Applies `kev` to `kn` (EV_ADD when `add`), queues it if its condition holds,
-    /// and wakes waiters after dropping the lock. `polled` is a fresh poll of a new
-    /// descriptor knote (mask, data).
+    /// Applies `kev` to `kn` (`new`: the EV_ADD that created it), queues it if its
+    /// condition holds, and wakes waiters after dropping the lock. `polled` is a fresh
+    /// poll of a new descriptor knote (mask, data).
+    ///
+    /// The knote's flags were set when it was made: a later EV_ADD changes udata and the
+    /// filter's parameters, not EV_ONESHOT, EV_CLEAR, EV_DISPATCH or EV_RECEIPT
+    /// (`kqueue_register` of every BSD).
     fn apply(
         &self,
         mut guard: Locked<'_>,
         kn: &Arc<Knote>,
         kev: &KEvent,
-        add: bool,
+        new: bool,
         polled: Option<(u32, fd::Measure)>,
     ) {
         let inner = &mut *guard;
         let st = kn.state.access_mut(inner);
         st.kev.udata = kev.udata;
-        if add {
-            st.kev.flags = (kev.flags & EV_PERSISTENT) | st.filter.implied_flags();
-        }
-        let mut active = st.filter.touch(kev, &kn.source);
+        let mut active = st.filter.touch(kev, &kn.source, st.kev.flags, new);
         if let (Some((mask, data)), Some(f)) = (polled, st.filter.fd_mut()) {
             f.polled(mask, data);
             active = f.ready();

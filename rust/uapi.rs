@@ -58,8 +58,9 @@ pub(crate) const EV_VALID: u16 = EV_ADD
     | EV_RECEIPT
     | EV_DISPATCH
     | EV_SYSFLAGS;
-/// Flags that describe a registration (reported back with its events).
-pub(crate) const EV_PERSISTENT: u16 = EV_ADD | EV_ONESHOT | EV_CLEAR | EV_DISPATCH;
+/// Flags that describe a registration (reported back with its events, EV_RECEIPT
+/// included, as FreeBSD and libkqueue keep it).
+pub(crate) const EV_PERSISTENT: u16 = EV_ADD | EV_ONESHOT | EV_CLEAR | EV_RECEIPT | EV_DISPATCH;
 
 /// EVFILT_READ/WRITE: `data` is the low-water mark.
 pub(crate) const NOTE_LOWAT: u32 = 0x1;

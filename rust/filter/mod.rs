@@ -18,7 +18,7 @@ use crate::{
     knote::Knote,
     uapi::{
         KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_SIGNAL, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE,
-        EVFILT_WRITE, EV_ADD, EV_CLEAR,
+        EVFILT_WRITE, EV_ADD, EV_CLEAR, EV_ONESHOT,
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -176,7 +176,7 @@ impl FilterState {
             EVFILT_PROC => Ok(Self::Proc(proc::ProcState::new(kev.fflags))),
             EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalState::new())),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
-            EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeState::new())),
+            EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeState::new(kev))),
             _ => Err(EINVAL),
         }
     }
@@ -217,16 +217,23 @@ impl FilterState {
         }
     }
 
-    /// Applies a change (EV_ADD of a new knote, or any change to an existing one), under
-    /// the kqueue's lock; `source` is the knote's. Returns whether the knote's condition
-    /// now holds.
-    pub(crate) fn touch(&mut self, kev: &KEvent, source: &Source) -> bool {
+    /// Applies a change (EV_ADD of a `new` knote, or any change to an existing one), under
+    /// the kqueue's lock; `source` is the knote's and `kn_flags` its flags (those set at
+    /// creation: a change does not alter EV_ONESHOT, EV_CLEAR or EV_DISPATCH). Returns
+    /// whether the knote's condition now holds.
+    pub(crate) fn touch(
+        &mut self,
+        kev: &KEvent,
+        source: &Source,
+        kn_flags: u16,
+        new: bool,
+    ) -> bool {
         match (self, source) {
-            (Self::User(u), _) => u.touch(kev),
+            (Self::User(u), _) => u.touch(kev, new),
             (Self::Fd(f), _) => f.touch(kev),
             (Self::Proc(p), _) => p.touch(kev),
             (Self::Signal(s), _) => s.touch(kev),
-            (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook),
+            (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook, kn_flags & EV_ONESHOT != 0),
             (Self::Timer(_), _) => false,
             (Self::Vnode(v), _) => v.touch(kev),
         }
@@ -258,18 +265,19 @@ impl FilterState {
         }
     }
 
-    /// Registration flags this filter does not report back (libkqueue compatibility).
+    /// Flags the knote keeps for itself but does not report: the EV_CLEAR a VNODE knote
+    /// implies (neither FreeBSD nor libkqueue reports it).
     pub(crate) fn hidden_flags(&self) -> u16 {
         match self {
-            // libkqueue's EVFILT_USER, like FreeBSD, drops EV_ADD from its events.
-            Self::User(_) => EV_ADD,
+            Self::Vnode(v) => v.hidden_flags(),
             _ => 0,
         }
     }
 
     /// Flags the filter always sets in the knote's flags: EV_CLEAR for the counting
-    /// filters (PROC, SIGNAL, TIMER, VNODE), as FreeBSD and libkqueue set it; VNODE adds
-    /// EV_EOF|EV_ONESHOT once its file is gone.
+    /// filters (PROC, SIGNAL, TIMER), as FreeBSD and libkqueue set it, and for VNODE,
+    /// whose events are reported once (not shown, see [`FilterState::hidden_flags`]);
+    /// PROC and VNODE add EV_EOF|EV_ONESHOT once their process or file is gone.
     pub(crate) fn implied_flags(&self) -> u16 {
         match self {
             Self::Proc(p) => p.implied_flags(),

@@ -21,8 +21,8 @@ use crate::{
     knote::{Knote, KN_DISABLED},
     queue,
     uapi::{
-        KEvent, EV_ADD, EV_DISABLE, EV_ENABLE, EV_ONESHOT, NOTE_ABSOLUTE, NOTE_NSECONDS,
-        NOTE_SECONDS, NOTE_USECONDS,
+        KEvent, EV_ADD, EV_DISABLE, EV_ENABLE, NOTE_ABSOLUTE, NOTE_NSECONDS, NOTE_SECONDS,
+        NOTE_USECONDS,
     },
 };
 use core::ptr;
@@ -235,10 +235,11 @@ impl TimerState {
     /// A change, under the kqueue's lock. EV_ADD (re)configures and restarts the timer
     /// and forgets expirations not yet reported (FreeBSD); EV_DISABLE stops it;
     /// EV_ENABLE starts a stopped timer again (a full period from now; an absolute
-    /// or one-shot timer that already fired stays stopped).
-    pub(crate) fn touch(&mut self, kev: &KEvent, hook: &TimerHook) -> bool {
+    /// or one-shot timer that already fired stays stopped). `oneshot`: the knote's
+    /// EV_ONESHOT, set at its creation.
+    pub(crate) fn touch(&mut self, kev: &KEvent, hook: &TimerHook, oneshot: bool) -> bool {
         if kev.flags & EV_ADD != 0 {
-            self.configure(kev);
+            self.configure(kev, oneshot);
             if kev.flags & EV_DISABLE == 0 {
                 self.arm(hook);
             } else {
@@ -252,8 +253,9 @@ impl TimerState {
         self.tally.count > 0
     }
 
-    /// Takes the period (or absolute time) of an EV_ADD, already validated.
-    fn configure(&mut self, kev: &KEvent) {
+    /// Takes the period (or absolute time) of an EV_ADD, already validated; a `oneshot`
+    /// knote fires once.
+    fn configure(&mut self, kev: &KEvent, oneshot: bool) {
         // `validate` accepted the unit and a non-negative `data`.
         let unit = unit_ns(kev.fflags).unwrap_or(1_000_000);
         let ns = kev.data.saturating_mul(unit);
@@ -271,7 +273,7 @@ impl TimerState {
             self.period = 0;
         } else {
             self.deadline = None;
-            self.periodic = kev.flags & EV_ONESHOT == 0;
+            self.periodic = !oneshot;
             // FreeBSD: a periodic timer of 0 means one unit.
             self.period = if self.periodic {
                 ns.max(unit).max(MIN_PERIOD_NS)

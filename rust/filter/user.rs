@@ -3,7 +3,8 @@
 //! EVFILT_USER: events triggered by the program itself.
 
 use crate::uapi::{
-    KEvent, NOTE_FFAND, NOTE_FFCOPY, NOTE_FFCTRLMASK, NOTE_FFLAGSMASK, NOTE_FFOR, NOTE_TRIGGER,
+    KEvent, EV_CLEAR, NOTE_FFAND, NOTE_FFCOPY, NOTE_FFCTRLMASK, NOTE_FFLAGSMASK, NOTE_FFOR,
+    NOTE_TRIGGER,
 };
 
 /// State of one EVFILT_USER knote.
@@ -16,8 +17,10 @@ pub(crate) struct UserState {
 
 impl UserState {
     /// NOTE_TRIGGER fires; the control bits combine the low 24 bits into the stored
-    /// fflags; `data` is taken from the change (FreeBSD's `kn_sdata`).
-    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
+    /// fflags; `data` is taken from the change (FreeBSD's `kn_sdata`). EV_CLEAR in a
+    /// change to an existing knote (`new` false) untriggers it, after NOTE_TRIGGER, as
+    /// FreeBSD's `filt_usertouch` does; the fflags stay.
+    pub(crate) fn touch(&mut self, kev: &KEvent, new: bool) -> bool {
         if kev.fflags & NOTE_TRIGGER != 0 {
             self.triggered = true;
         }
@@ -30,6 +33,9 @@ impl UserState {
             _ => {}
         }
         self.data = kev.data;
+        if !new && kev.flags & EV_CLEAR != 0 {
+            self.triggered = false;
+        }
         self.triggered
     }
 
@@ -40,8 +46,10 @@ impl UserState {
         self.triggered
     }
 
-    /// EV_CLEAR: back to untriggered, fflags and data zero.
+    /// EV_CLEAR: back to untriggered. The stored fflags and data stay: FreeBSD reports
+    /// `kn_sfflags` and `kn_sdata`, which delivery does not reset, and libkqueue clears
+    /// only NOTE_TRIGGER.
     pub(crate) fn clear(&mut self) {
-        *self = Self::default();
+        self.triggered = false;
     }
 }

@@ -239,15 +239,18 @@ pub(crate) struct VnodeState {
     fflags: u32,
     /// The watch is over (EV_EOF): reported even without any event flag.
     ended: bool,
+    /// The registration gave EV_CLEAR, so it is reported.
+    clear_asked: bool,
 }
 
 impl VnodeState {
-    /// State of a new knote.
-    pub(crate) fn new() -> Self {
+    /// State of a new knote registered by `kev`.
+    pub(crate) fn new(kev: &KEvent) -> Self {
         Self {
             sfflags: 0,
             fflags: 0,
             ended: false,
+            clear_asked: kev.flags & EV_CLEAR != 0,
         }
     }
 
@@ -260,11 +263,22 @@ impl VnodeState {
         self.fflags != 0 || self.ended
     }
 
-    /// Flags the knote reports besides its registration's: EV_CLEAR always, and
-    /// EV_EOF|EV_ONESHOT once the watch is over (kept by a later EV_ADD).
+    /// Flags the knote carries besides its registration's: EV_CLEAR always (each change
+    /// is reported once, as libkqueue's inotify watches do), and EV_EOF|EV_ONESHOT once
+    /// the watch is over.
     pub(crate) fn implied_flags(&self) -> u16 {
         if self.ended {
             EV_CLEAR | EV_EOF | EV_ONESHOT
+        } else {
+            EV_CLEAR
+        }
+    }
+
+    /// The implied EV_CLEAR is not reported unless the registration gave it: neither
+    /// FreeBSD nor libkqueue adds it to vnode events.
+    pub(crate) fn hidden_flags(&self) -> u16 {
+        if self.clear_asked {
+            0
         } else {
             EV_CLEAR
         }

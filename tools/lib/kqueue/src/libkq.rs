@@ -53,7 +53,8 @@ fn receipt(change: &KEvent) -> Option<KEvent> {
 /// `NOTE_VERSION` and `NOTE_VERSION_STR` always produce an entry (the change
 /// with `data` = version or `udata` = version string); `NOTE_FORK_CLEANUP`
 /// (data != 0 enables) and the accepted no-op settings answer only an
-/// `EV_RECEIPT`; anything else is an `EINVAL` error entry.
+/// `EV_RECEIPT`; `NOTE_FILE_POLL_INTERVAL` is `ENOSYS`, as in libkqueue's
+/// Linux backend; anything else is an `EINVAL` error entry.
 pub fn answer(change: &KEvent) -> Reply {
     let (entry, fork_cleanup) = match change.fflags {
         NOTE_VERSION => (
@@ -71,11 +72,11 @@ pub fn answer(change: &KEvent) -> Reply {
             None,
         ),
         NOTE_FORK_CLEANUP => (receipt(change), Some(change.data != 0)),
-        NOTE_THREAD_SAFE
-        | NOTE_DEBUG
-        | NOTE_DEBUG_PREFIX
-        | NOTE_DEBUG_FUNC
-        | NOTE_FILE_POLL_INTERVAL => (receipt(change), None),
+        NOTE_THREAD_SAFE | NOTE_DEBUG | NOTE_DEBUG_PREFIX | NOTE_DEBUG_FUNC => {
+            (receipt(change), None)
+        }
+        // libkqueue's Linux backend has no file polling to tune.
+        NOTE_FILE_POLL_INTERVAL => (Some(error_entry(change, libc::ENOSYS)), None),
         _ => (Some(error_entry(change, libc::EINVAL)), None),
     };
     Reply {
@@ -158,7 +159,6 @@ mod tests {
             NOTE_DEBUG,
             NOTE_DEBUG_PREFIX,
             NOTE_DEBUG_FUNC,
-            NOTE_FILE_POLL_INTERVAL,
         ] {
             assert_eq!(
                 answer(&change(EV_ADD, f, 3)),
@@ -172,6 +172,21 @@ mod tests {
                 .expect("receipt");
             assert_eq!((r.flags, r.data, r.fflags), (0x4041, 0, f));
         }
+    }
+
+    #[test]
+    fn file_poll_interval_is_enosys() {
+        let c = change(EV_ADD, NOTE_FILE_POLL_INTERVAL, 100);
+        let r = answer(&c);
+        assert_eq!(
+            r.entry,
+            Some(KEvent {
+                flags: EV_ADD | EV_ERROR,
+                data: libc::ENOSYS as isize,
+                ..c
+            })
+        );
+        assert_eq!(r.error(), Some(libc::ENOSYS));
     }
 
     #[test]

@@ -80,7 +80,12 @@ impl Backend for Device {
         // covers the arrays while it runs.
         let n = unsafe { sys::ioctl_kevent(self.0, &mut args) };
         if n < 0 {
-            return Err(sys::errno());
+            return Err(match sys::errno() {
+                // The descriptor is open but no kqueue (its file has no such
+                // ioctl): EBADF, as on FreeBSD and in libkqueue.
+                libc::ENOTTY => libc::EBADF,
+                e => e,
+            });
         }
         let done = if flags & KQUEUE_KEVENT_STOP_AT_LIBKQUEUE != 0 {
             // A negative count is nonsense; walk() rejects it as too large.
@@ -722,6 +727,23 @@ mod tests {
         assert_eq!((r, sys::errno()), (-1, libc::EBADF));
     }
 
+    /// kevent() on an open descriptor that is no kqueue (a pipe): EBADF.
+    #[test]
+    fn not_a_kqueue_is_ebadf() {
+        let mut p = [0 as c_int; 2];
+        // SAFETY: `p` has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let mut out = [ev(0, 0, 0, 0)];
+        for fd in p {
+            sys::set_errno(0);
+            // SAFETY: valid arrays; nothing is read or written for a non-kqueue.
+            let r = unsafe { kevent(fd, ptr::null(), 0, out.as_mut_ptr(), 1, ptr::null()) };
+            assert_eq!((r, sys::errno()), (-1, libc::EBADF));
+            // SAFETY: our descriptor.
+            unsafe { libc::close(fd) };
+        }
+    }
+
     /// Real calls with a changelist pointer nothing is mapped at: -1, never
     /// a crash, whatever the descriptor.
     #[test]
@@ -738,7 +760,8 @@ mod tests {
         // SAFETY: a NUL-terminated path; the descriptor is closed below.
         let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
         assert!(null >= 0);
-        assert_eq!(try_fd(null), (-1, libc::ENOTTY));
+        // Not a kqueue: EBADF, as on FreeBSD (the ioctl itself says ENOTTY).
+        assert_eq!(try_fd(null), (-1, libc::EBADF));
         // SAFETY: our descriptor.
         unsafe { libc::close(null) };
         let kq = crate::kqueue();

@@ -79,7 +79,7 @@ TEST_F(kq32, user_event_round_trip)
 	ASSERT_EQ(1, kev(self->fd, NULL, 0, ev, 2, &zero));
 	ASSERT_EQ(0x1122334455667788ULL, ev[0].ident);
 	ASSERT_EQ(EVFILT_USER, ev[0].filter);
-	ASSERT_EQ(EV_CLEAR, ev[0].flags);
+	ASSERT_EQ(EV_ADD | EV_CLEAR, ev[0].flags);
 	ASSERT_EQ(0x123, ev[0].fflags);
 	ASSERT_EQ(-42, ev[0].data);
 	ASSERT_EQ(0xaabbccddeeff0011ULL, ev[0].udata);

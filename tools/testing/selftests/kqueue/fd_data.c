@@ -12,6 +12,7 @@
  */
 #include <poll.h>
 #include <stddef.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -180,6 +181,22 @@ TEST(pipe_write_data)
 	close(kq);
 }
 
+/* WRITE on a pipe whose read end is closed: EV_EOF with data 0 (FreeBSD). */
+TEST(pipe_write_eof_data_zero)
+{
+	int kq = kq_new(_metadata), p[2];
+
+	make_pipe(_metadata, p);
+	write_n(_metadata, p[1], 10);
+	add(_metadata, kq, p[1], EVFILT_WRITE, 0, 0, 0, U(3));
+	close(p[0]);
+	ASSERT_ONE_EVENT(kq, ev_of(p[1], EVFILT_WRITE, EV_EOF, 0, 0, U(3)));
+	/* level: the hang-up stays, and so does data 0 */
+	ASSERT_ONE_EVENT(kq, ev_of(p[1], EVFILT_WRITE, EV_EOF, 0, 0, U(3)));
+	close(p[1]);
+	close(kq);
+}
+
 TEST(fifo_data)
 {
 	long ps = sysconf(_SC_PAGESIZE);
@@ -244,6 +261,38 @@ TEST(socketpair_read_lowat)
 	check_read_lowat(_metadata, sv[0], sv[1]);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* READ on an eventfd: data is the counter (FreeBSD's eventfd filter). */
+TEST(eventfd_read_data_is_count)
+{
+	uint64_t v = 5;
+	int kq = kq_new(_metadata), efd, sfd;
+
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	add(_metadata, kq, efd, EVFILT_READ, 0, 0, 0, U(4));
+	ASSERT_NO_EVENT(kq);
+	ASSERT_EQ(8, write(efd, &v, 8));
+	ASSERT_ONE_EVENT(kq, ev_of(efd, EVFILT_READ, 0, 0, 5, U(4)));
+	v = 2;
+	ASSERT_EQ(8, write(efd, &v, 8));
+	ASSERT_ONE_EVENT(kq, ev_of(efd, EVFILT_READ, 0, 0, 7, U(4)));
+	ASSERT_EQ(8, read(efd, &v, 8));
+	ASSERT_EQ(7, v);
+	ASSERT_NO_EVENT(kq);
+
+	/* a semaphore reports the whole count too; NOTE_LOWAT compares with it */
+	sfd = eventfd(3, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+	ASSERT_LE(0, sfd);
+	add(_metadata, kq, sfd, EVFILT_READ, 0, NOTE_LOWAT, 3, U(5));
+	ASSERT_ONE_EVENT(kq, ev_of(sfd, EVFILT_READ, 0, 0, 3, U(5)));
+	ASSERT_EQ(8, read(sfd, &v, 8));
+	ASSERT_EQ(1, v);
+	ASSERT_NO_EVENT(kq);
+	close(sfd);
+	close(efd);
+	close(kq);
 }
 
 TEST(pipe_write_lowat)

@@ -291,21 +291,35 @@ TEST(libkqueue_accepted_notes)
 {
 	static const unsigned int notes[] = {
 		NOTE_THREAD_SAFE, NOTE_DEBUG, NOTE_DEBUG_PREFIX, NOTE_DEBUG_FUNC,
-		NOTE_FILE_POLL_INTERVAL,
 	};
-	struct kevent ch[5], out[6];
+	struct kevent ch[4], out[5];
 	int kq = kq_new(_metadata), i;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 4; i++)
 		ch[i] = kev(0, EVFILT_LIBKQUEUE, EV_ADD | EV_RECEIPT, notes[i], 0, NULL);
 	memset(out, 0, sizeof(out));
-	ASSERT_EQ(5, kevent(kq, ch, 5, out, 6, &ts_zero));
-	for (i = 0; i < 5; i++)
+	ASSERT_EQ(4, kevent(kq, ch, 4, out, 5, &ts_zero));
+	for (i = 0; i < 4; i++)
 		ASSERT_KEV(err_entry(ch[i], 0), &out[i]);
 	/* without EV_RECEIPT: accepted silently */
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 4; i++)
 		ch[i].flags = EV_ADD;
-	ASSERT_EQ(0, kevent(kq, ch, 5, out, 6, &ts_zero));
+	ASSERT_EQ(0, kevent(kq, ch, 4, out, 5, &ts_zero));
+	close(kq);
+}
+
+/* NOTE_FILE_POLL_INTERVAL: ENOSYS, as in libkqueue's Linux backend. */
+TEST(libkqueue_file_poll_interval_enosys)
+{
+	struct kevent c = kev(0, EVFILT_LIBKQUEUE, EV_ADD, NOTE_FILE_POLL_INTERVAL, 100, NULL);
+	struct kevent out[2];
+	int kq = kq_new(_metadata);
+
+	ASSERT_CHANGE_ERR(kq, c, ENOSYS);
+	c.flags |= EV_RECEIPT;
+	ASSERT_CHANGE_ERR(kq, c, ENOSYS);
+	/* no room for the entry: the call fails */
+	ASSERT_FAILS(ENOSYS, kevent(kq, &c, 1, out, 0, &ts_zero));
 	close(kq);
 }
 
@@ -343,7 +357,7 @@ TEST(libkqueue_entries_in_order)
 	ASSERT_KEV(err_entry(ch[4], 0), &out[4]);
 	/* the USER changes around the LIBKQUEUE ones were applied */
 	kq_change(_metadata, kq, kev(3, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(3)));
-	ASSERT_ONE_EVENT(kq, user_ev(3, EV_ADD, 0, 0, U(3)));
+	ASSERT_ONE_EVENT(kq, user_ev(3, EV_ADD | EV_RECEIPT, 0, 0, U(3)));
 	close(kq);
 }
 

@@ -108,11 +108,53 @@ TEST(receipts)
 	ASSERT_KEV(err_entry(ch[1], 0), &ev[1]);
 	ASSERT_KEV(err_entry(ch[2], ENOENT), &ev[2]);
 
-	/* EV_RECEIPT is not part of the flags reported later */
+	/* EV_RECEIPT stays on the registration and is reported with its events */
 	kq_change(_metadata, kq, kev(2, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(0x22)));
-	ASSERT_ONE_EVENT(kq, user_ev(2, EV_ADD | EV_CLEAR, 0, 0, U(0x22)));
+	ASSERT_ONE_EVENT(kq, user_ev(2, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, U(0x22)));
 	kq_change(_metadata, kq, kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(0x11)));
-	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD, 0, 0, U(0x11)));
+	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD | EV_RECEIPT, 0, 0, U(0x11)));
+	close(kq);
+}
+
+/*
+ * EV_RECEIPT is kept on the knote like EV_CLEAR (FreeBSD strips only the
+ * action bits; libkqueue keeps the flags): every later event carries it, also
+ * after a modify without it; a modify with it does not add it.
+ */
+TEST(receipt_reported_on_every_event)
+{
+	struct kevent c, ev[2];
+	int kq = kq_new(_metadata), p[2];
+
+	c = kev(1, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, U(1));
+	ASSERT_EQ(1, kevent(kq, &c, 1, ev, 2, &ts_zero));
+	ASSERT_KEV(err_entry(c, 0), &ev[0]);
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, U(1)));
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, U(1)));
+	/* a modify without EV_RECEIPT keeps it */
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD, 0, 0, U(2)));
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(3)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0, U(3)));
+
+	/* a modify with EV_RECEIPT does not add it to a knote made without */
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_ADD, 0, 0, U(4)));
+	c = kev(2, EVFILT_USER, EV_ADD | EV_RECEIPT, NOTE_TRIGGER, 0, U(5));
+	ASSERT_EQ(1, kevent(kq, &c, 1, ev, 2, &ts_zero));
+	ASSERT_KEV(err_entry(c, 0), &ev[0]);
+	ASSERT_ONE_EVENT(kq, kev(2, EVFILT_USER, EV_ADD, 0, 0, U(5)));
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_DELETE, 0, 0, NULL));
+
+	/* any filter: a readable pipe */
+	make_pipe(_metadata, p);
+	write_n(_metadata, p[1], 3);
+	c = kev(p[0], EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0, U(6));
+	ASSERT_EQ(1, kevent(kq, &c, 1, ev, 2, &ts_zero));
+	ASSERT_KEV(err_entry(c, 0), &ev[0]);
+	ASSERT_ONE_EVENT(kq, kev(p[0], EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 3, U(6)));
+	close(p[0]);
+	close(p[1]);
 	close(kq);
 }
 
@@ -367,13 +409,31 @@ TEST(kevent_on_bad_fd)
 	int fd;
 
 	ASSERT_FAILS(EBADF, kevent(-1, NULL, 0, ev, 1, &ts_zero));
-	/* a descriptor that is not a kqueue */
+	/* a descriptor that is not a kqueue: EBADF (FreeBSD, libkqueue), not ENOTTY */
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
-	errno = 0;
-	ASSERT_EQ(-1, kevent(fd, NULL, 0, ev, 1, &ts_zero));
-	/* ioctl on /dev/null: ENOTTY; libkqueue-style libraries may say EBADF */
-	ASSERT_TRUE(errno == ENOTTY || errno == EBADF) TH_LOG("errno %d", errno);
+	ASSERT_FAILS(EBADF, kevent(fd, NULL, 0, ev, 1, &ts_zero));
+	close(fd);
+}
+
+/* kevent() on a pipe or a regular file: EBADF, with or without changes. */
+TEST(not_a_kqueue_ebadf)
+{
+	struct kevent c = kev(1, EVFILT_USER, EV_ADD, 0, 0, NULL), ev[1];
+	char path[64];
+	int p[2], fd;
+
+	make_pipe(_metadata, p);
+	ASSERT_FAILS(EBADF, kevent(p[0], NULL, 0, ev, 1, &ts_zero));
+	ASSERT_FAILS(EBADF, kevent(p[1], &c, 1, ev, 1, &ts_zero));
+	close(p[0]);
+	close(p[1]);
+	snprintf(path, sizeof(path), "/tmp/kq-notkq-%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	ASSERT_FAILS(EBADF, kevent(fd, NULL, 0, ev, 1, &ts_zero));
+	ASSERT_FAILS(EBADF, kevent(fd, &c, 1, NULL, 0, NULL));
 	close(fd);
 }
 

@@ -6,10 +6,10 @@
  * decisions):
  *  - returned events are compared as whole struct kevent (memcmp), the way
  *    programs and test suites built against libkqueue do;
- *  - a returned event carries the flags of its registration with EV_ADD kept
- *    and the action bits EV_ENABLE/EV_DISABLE/EV_DELETE/EV_RECEIPT dropped
- *    (RET_FLAGS below); EVFILT_USER events drop EV_ADD too, as libkqueue's
- *    user filter (and FreeBSD) do (USER_RET_FLAGS);
+ *  - a returned event carries the flags of its registration with EV_ADD and
+ *    EV_RECEIPT kept and the action bits EV_ENABLE/EV_DISABLE/EV_DELETE
+ *    dropped (RET_FLAGS below), on every filter, EVFILT_USER included, as
+ *    libkqueue reports them;
  *  - an error or receipt entry is the change itself with EV_ERROR added and
  *    data = errno (0 for a receipt): ERR_ENTRY below.
  */
@@ -45,8 +45,7 @@ static const struct timespec ts_zero = { 0, 0 };
 
 /* Flags reported in a returned event for a knote registered with @reg. */
 #define RET_FLAGS(reg) \
-	((unsigned short)((reg) & ~(EV_ENABLE | EV_DISABLE | EV_DELETE | EV_RECEIPT)))
-#define USER_RET_FLAGS(reg) ((unsigned short)(RET_FLAGS(reg) & ~EV_ADD))
+	((unsigned short)((reg) & ~(EV_ENABLE | EV_DISABLE | EV_DELETE)))
 
 static inline struct kevent kev(uintptr_t ident, short filter, unsigned short flags,
 				unsigned int fflags, intptr_t data, void *udata)
@@ -70,7 +69,7 @@ static inline struct kevent err_entry(struct kevent c, int err)
 static inline struct kevent user_ev(uintptr_t ident, unsigned short regflags,
 				    unsigned int fflags, intptr_t data, void *udata)
 {
-	return kev(ident, EVFILT_USER, USER_RET_FLAGS(regflags), fflags, data, udata);
+	return kev(ident, EVFILT_USER, RET_FLAGS(regflags), fflags, data, udata);
 }
 
 static inline const char *kev_str(const struct kevent *k, char *buf, size_t len)

@@ -484,7 +484,7 @@ TEST(ioctl_matches_library)
 	ASSERT_EQ(1, raw_kevent(fd, NULL, 0, ev, 2, &kts_zero));
 	ASSERT_EQ(c.ident, ev[0].ident);
 	ASSERT_EQ(EVFILT_USER, ev[0].filter);
-	ASSERT_EQ(EV_CLEAR, ev[0].flags);
+	ASSERT_EQ(EV_ADD | EV_CLEAR, ev[0].flags);
 	ASSERT_EQ(0x123, ev[0].fflags);
 	ASSERT_EQ(-42, ev[0].data);
 	ASSERT_EQ(c.udata, ev[0].udata);

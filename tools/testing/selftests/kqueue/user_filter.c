@@ -115,7 +115,7 @@ TEST(fflags_mask_truncation)
 	close(kq);
 }
 
-TEST(clear_resets_state_and_fflags)
+TEST(clear_resets_state_keeps_fflags)
 {
 	int kq = kq_new(_metadata);
 
@@ -124,12 +124,102 @@ TEST(clear_resets_state_and_fflags)
 	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD | EV_CLEAR, 0x5, 0, U(1)));
 	/* delivered once: the triggered state is cleared */
 	ASSERT_NO_EVENT(kq);
-	/* and so are the stored fflags (decisions: FreeBSD EV_CLEAR) */
+	/* but not the stored fflags (FreeBSD reports kn_sfflags; libkqueue) */
 	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER | NOTE_FFNOP, U(1)));
-	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD | EV_CLEAR, 0, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD | EV_CLEAR, 0x5, 0, U(1)));
 	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER | NOTE_FFOR | 0x2, U(1)));
-	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD | EV_CLEAR, 0x2, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD | EV_CLEAR, 0x7, 0, U(1)));
 	ASSERT_NO_EVENT(kq);
+	close(kq);
+}
+
+/* The case: FFCOPY 0x0f, delivery, then FFOR 0x30 reports 0x3f. */
+TEST(clear_keeps_stored_fflags)
+{
+	int kq = kq_new(_metadata);
+
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, U(1)));
+	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER | NOTE_FFCOPY | 0x0f, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0x0f, 0, U(1)));
+	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER | NOTE_FFOR | 0x30, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0x3f, 0, U(1)));
+	ASSERT_NO_EVENT(kq);
+	close(kq);
+}
+
+/* Events of EVFILT_USER carry EV_ADD like those of every other filter (libkqueue). */
+TEST(events_carry_ev_add)
+{
+	struct kevent ev[2];
+	int kq = kq_new(_metadata);
+
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD, 0, 0, U(1)));
+	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER, U(1)));
+	memset(ev, 0, sizeof(ev));
+	ASSERT_EQ(1, kq_poll(kq, ev, 2));
+	ASSERT_EQ(EV_ADD, ev[0].flags);
+	ASSERT_KEV(kev(1, EVFILT_USER, EV_ADD, 0, 0, U(1)), &ev[0]);
+	close(kq);
+}
+
+/*
+ * A change with EV_CLEAR (no EV_ADD) untriggers a triggered knote, keeping
+ * its fflags (FreeBSD filt_usertouch, EVENT_REGISTER); with NOTE_TRIGGER in
+ * the same change the clear comes last.
+ */
+TEST(clear_change_untriggers)
+{
+	int kq = kq_new(_metadata);
+
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD, NOTE_FFCOPY | 0x3, 0, U(1)));
+	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD, 0x3, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD, 0x3, 0, U(1)));
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_CLEAR, 0, 0, U(1)));
+	ASSERT_NO_EVENT(kq);
+	/* the knote is still level-triggered (EV_CLEAR was no registration) */
+	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD, 0x3, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD, 0x3, 0, U(1)));
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_CLEAR, NOTE_TRIGGER, 0, U(1)));
+	ASSERT_NO_EVENT(kq);
+	close(kq);
+}
+
+/*
+ * EV_ADD on an existing knote changes udata and fflags/data and enables it,
+ * but EV_CLEAR, EV_ONESHOT and EV_DISPATCH stay as the knote was created
+ * (kqueue_register in every BSD).
+ */
+TEST(readd_keeps_mode_flags)
+{
+	int kq = kq_new(_metadata);
+
+	/* EV_CLEAR stays on without it */
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, U(1)));
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD, NOTE_FFCOPY | 0x4, 0, U(2)));
+	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER, U(3)));
+	ASSERT_ONE_EVENT(kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0x4, 0, U(3)));
+	ASSERT_NO_EVENT(kq);
+
+	/* a level knote does not become EV_ONESHOT or EV_DISPATCH */
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_ADD, 0, 0, U(4)));
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_ADD | EV_ONESHOT, NOTE_TRIGGER, 5, U(5)));
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_ADD | EV_DISPATCH, 0, 6, U(6)));
+	ASSERT_ONE_EVENT(kq, kev(2, EVFILT_USER, EV_ADD, 0, 6, U(6)));
+	ASSERT_ONE_EVENT(kq, kev(2, EVFILT_USER, EV_ADD, 0, 6, U(6)));
+	/* nor EV_CLEAR: that change untriggers it (filt_usertouch), nothing more */
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 6, U(6)));
+	ASSERT_NO_EVENT(kq);
+	kq_change(_metadata, kq, uctl(2, NOTE_TRIGGER, U(6)));
+	ASSERT_ONE_EVENT(kq, kev(2, EVFILT_USER, EV_ADD, 0, 0, U(6)));
+	ASSERT_ONE_EVENT(kq, kev(2, EVFILT_USER, EV_ADD, 0, 0, U(6)));
+
+	/* EV_ADD enables a disabled knote */
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_DISABLE, 0, 0, U(6)));
+	ASSERT_NO_EVENT(kq);
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_ADD, 0, 7, U(7)));
+	ASSERT_ONE_EVENT(kq, kev(2, EVFILT_USER, EV_ADD, 0, 7, U(7)));
 	close(kq);
 }
 
@@ -192,12 +282,12 @@ TEST(dispatch_clear_rearm)
 	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ENABLE, 0, 0, U(1)));
 	ASSERT_NO_EVENT(kq);
 	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER | NOTE_FFOR | 0x2, U(1)));
-	ASSERT_ONE_EVENT(kq, user_ev(1, reg, 0x2, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, user_ev(1, reg, 0x3, 0, U(1)));
 	/* triggered while disabled: held until EV_ENABLE */
 	kq_change(_metadata, kq, uctl(1, NOTE_TRIGGER | NOTE_FFOR | 0x4, U(1)));
 	ASSERT_NO_EVENT(kq);
 	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ENABLE, 0, 0, U(1)));
-	ASSERT_ONE_EVENT(kq, user_ev(1, reg, 0x4, 0, U(1)));
+	ASSERT_ONE_EVENT(kq, user_ev(1, reg, 0x7, 0, U(1)));
 	ASSERT_NO_EVENT(kq);
 	close(kq);
 }

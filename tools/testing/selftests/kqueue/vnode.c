@@ -2,12 +2,14 @@
 /*
  * EVFILT_VNODE (contract section 3): NOTE_DELETE, WRITE, EXTEND, ATTRIB,
  * LINK, RENAME, TRUNCATE (and REVOKE at unmount) on files and directories,
- * only the requested events, OR'd until delivery, EV_CLEAR implied; the
+ * only the requested events, OR'd until delivery, each change reported once
+ * (EV_CLEAR is not implied in the returned flags: FreeBSD, libkqueue); the
  * watch does not keep a file from being deleted and ends (EV_EOF|EV_ONESHOT)
  * when the file is gone; the watch follows the inode, not the descriptor.
  */
 #include <pthread.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
 
@@ -22,16 +24,16 @@ static struct kevent vadd(int fd, unsigned int fflags, void *ud)
 	return kev(fd, EVFILT_VNODE, EV_ADD, fflags, 0, ud);
 }
 
-/* The event of a knote registered with plain EV_ADD. */
+/* The event of a knote registered with plain EV_ADD (no EV_CLEAR added). */
 static struct kevent vev(int fd, unsigned int fflags, void *ud)
 {
-	return kev(fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, fflags, 0, ud);
+	return kev(fd, EVFILT_VNODE, EV_ADD, fflags, 0, ud);
 }
 
 /* The last event of a knote whose file is gone. */
 static struct kevent vend(int fd, unsigned int fflags, void *ud)
 {
-	return kev(fd, EVFILT_VNODE, EV_ADD | EV_CLEAR | EV_EOF | EV_ONESHOT, fflags, 0, ud);
+	return kev(fd, EVFILT_VNODE, EV_ADD | EV_EOF | EV_ONESHOT, fflags, 0, ud);
 }
 
 FIXTURE(vn) {
@@ -184,21 +186,56 @@ TEST_F(vn, oneshot_and_dispatch)
 	kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_DISPATCH,
 					   NOTE_ATTRIB, 0, NULL));
 	ASSERT_EQ(0, fchmod(self->fd, 0640));
-	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_DISPATCH | EV_CLEAR,
+	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_DISPATCH,
 				       NOTE_ATTRIB, 0, NULL));
 	ASSERT_EQ(0, fchmod(self->fd, 0600));
 	ASSERT_NO_EVENT(self->kq);
 	kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_ENABLE, 0, 0, NULL));
-	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_DISPATCH | EV_CLEAR,
+	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_DISPATCH,
 				       NOTE_ATTRIB, 0, NULL));
 
 	kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL));
 	kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_ONESHOT,
 					   NOTE_WRITE, 0, NULL));
 	ASSERT_EQ(1, write(self->fd, "q", 1));
-	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_ONESHOT | EV_CLEAR,
+	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_ONESHOT,
 				       NOTE_WRITE, 0, NULL));
 	ASSERT_CHANGE_ERR(self->kq, kev(self->fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL), ENOENT);
+}
+
+/* EV_CLEAR is reported where the registration gave it, and only there. */
+TEST_F(vn, clear_only_when_asked)
+{
+	kq_change(_metadata, self->kq, vadd(self->fd, NOTE_ATTRIB, U(1)));
+	ASSERT_EQ(0, fchmod(self->fd, 0640));
+	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD, NOTE_ATTRIB, 0, U(1)));
+	/* reported once per change, with or without EV_CLEAR */
+	ASSERT_NO_EVENT(self->kq);
+	kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL));
+	kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_CLEAR,
+					   NOTE_ATTRIB, 0, U(2)));
+	ASSERT_EQ(0, fchmod(self->fd, 0600));
+	ASSERT_ONE_EVENT(self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_ATTRIB,
+				       0, U(2)));
+	ASSERT_NO_EVENT(self->kq);
+}
+
+/* EV_DISPATCH: an event, then nothing until EV_ENABLE, then the next change. */
+TEST_F(vn, dispatch_reports_next_change)
+{
+	const struct kevent ev = kev(self->fd, EVFILT_VNODE, EV_ADD | EV_DISPATCH, NOTE_ATTRIB,
+				     0, U(3));
+	int i;
+
+	kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_ADD | EV_DISPATCH,
+					   NOTE_ATTRIB, 0, U(3)));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, fchmod(self->fd, i & 1 ? 0600 : 0640));
+		ASSERT_ONE_EVENT(self->kq, ev);
+		ASSERT_NO_EVENT(self->kq);
+		kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_ENABLE, 0, 0, U(3)));
+		ASSERT_NO_EVENT(self->kq);
+	}
 }
 
 TEST_F(vn, directory_entries)
@@ -387,6 +424,24 @@ TEST_F(vn, bad_descriptors)
 	ASSERT_CHANGE_ERR(self->kq, kev(1ULL << 40, EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0,
 					NULL), EBADF);
 	ASSERT_CHANGE_ERR(self->kq, kev(self->fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL), ENOENT);
+}
+
+/* Something that is neither a file nor a directory: EINVAL (FreeBSD, libkqueue). */
+TEST_F(vn, not_a_file_einval)
+{
+	int p[2], sv[2];
+
+	make_pipe(_metadata, p);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_CHANGE_ERR(self->kq, vadd(p[0], NOTE_WRITE, NULL), EINVAL);
+	ASSERT_CHANGE_ERR(self->kq, vadd(p[1], NOTE_WRITE, NULL), EINVAL);
+	ASSERT_CHANGE_ERR(self->kq, vadd(sv[0], NOTE_WRITE | NOTE_DELETE, NULL), EINVAL);
+	ASSERT_NO_EVENT(self->kq);
+	ASSERT_CHANGE_ERR(self->kq, kev(p[0], EVFILT_VNODE, EV_DELETE, 0, 0, NULL), ENOENT);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* The file system goes away: NOTE_REVOKE, and the watch ends. */
