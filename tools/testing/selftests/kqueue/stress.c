@@ -555,8 +555,17 @@ static int pkq_collect(struct thr *th, long timeout_ms)
 
 	r = kcall(th, th->pkq, NULL, 0, ev, 16, &ts);
 	if (r < 0) {
-		if (errno != EINTR)
-			fail(th, C_EXACT, "kevent(private kqueue): %s", strerror(errno));
+		int err = errno;
+		char path[64], target[64] = "";
+
+		if (err == EINTR)
+			return -1;
+		/* Closed under us, or a kqueue the module thinks closed? */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", th->pkq);
+		if (readlink(path, target, sizeof(target) - 1) < 0)
+			snprintf(target, sizeof(target), "(%s)", strerror(errno));
+		fail(th, C_EXACT, "kevent(private kqueue %d -> %s): %s", th->pkq, target,
+		     strerror(err));
 		return -1;
 	}
 	for (i = 0; i < r; i++)
