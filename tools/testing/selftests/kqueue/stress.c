@@ -59,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -614,7 +615,7 @@ static void op_collect(struct thr *th, int with_change)
 }
 
 /* One poll of the level-triggered kqueue: both events, always. 0, or -1 after a failure. */
-static int level_poll(struct thr *th)
+static int level_poll_on(struct thr *th, int kq)
 {
 	struct kevent ev[4];
 	int r, i, user = 0, rd = 0;
@@ -622,9 +623,9 @@ static int level_poll(struct thr *th)
 	struct ringent *e;
 	int blocking = chance(th, 10);
 
-	e = rec(th, "level poll%s", blocking ? " (1s timeout)" : "");
+	e = rec(th, "level poll of kq %d%s", kq, blocking ? " (1s timeout)" : "");
 	memset(ev, 0, sizeof(ev));
-	r = kcall(th, g.lkq, NULL, 0, ev, 4, blocking ? &ts : &ts_zero);
+	r = kcall(th, kq, NULL, 0, ev, 4, blocking ? &ts : &ts_zero);
 	done(e, r);
 	if (r < 0 && errno == EINTR)
 		return 0;
@@ -641,6 +642,11 @@ static int level_poll(struct thr *th)
 		return -1;
 	}
 	return 0;
+}
+
+static int level_poll(struct thr *th)
+{
+	return level_poll_on(th, g.lkq);
 }
 
 /* A burst of polls, so that threads poll at the same time. */
@@ -1784,10 +1790,117 @@ static void setup_thread(struct thr *th, int idx)
 	}
 }
 
+/*
+ * Worker processes: the level-triggered kqueue polled from other processes
+ * at the same time as the threads poll it (so scans of two processes share
+ * its knotes), through the inherited descriptor and through dups of it that
+ * are closed again (close() of a kqueue descriptor in one process while
+ * others use the kqueue). Each first closes its copies of the other
+ * kqueues, while the threads use them. Results go through shared memory
+ * and the exit status.
+ */
+#define MAXW		8
+
+struct wstat {
+	atomic_long polls, dups;
+};
+
+static struct wstat *wstat;
+static int nworkers = 2;
+static pid_t wpid[MAXW];
+
+static int stop_asked(int stopfd)
+{
+	struct pollfd pfd = { .fd = stopfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) != 0;
+}
+
+static void proc_worker(int w, const int stop_pipe[2])
+{
+	static struct thr self;
+	int t, n = 0;
+
+	self.idx = 100 + w;
+	self.rng = g.seed * 0x100000001b3ULL + (uint64_t)(1000 + w) * 0x9e3779b97f4a7c15ULL + 1;
+	alarm(g.duration + g.hang + 60);
+	close(stop_pipe[1]);
+	close(g.skq);
+	for (t = 0; t < g.nthreads; t++)
+		close(g.thr[t].pkq);
+	while (!stop_asked(stop_pipe[0]) && !atomic_load(&g.nfail[C_LEVEL])) {
+		/* Bursts, so that the threads get the CPU too. */
+		if (++n % 16 == 0)
+			sleep_us(2000);
+		if (chance(&self, 80)) {
+			level_poll(&self);
+		} else {
+			int d = dup(g.lkq);
+
+			if (d < 0)
+				continue;
+			level_poll_on(&self, d);
+			close(d);
+			atomic_fetch_add(&wstat[w].dups, 1);
+		}
+		atomic_fetch_add(&wstat[w].polls, 1);
+	}
+	_exit(atomic_load(&g.nfail[C_LEVEL]) ? 1 : 0);
+}
+
+/* Forks the workers, with the library's fork cleanup off so they keep the kqueues. */
+static int start_workers(const int stop_pipe[2])
+{
+	struct kevent c = kev(0, EVFILT_LIBKQUEUE, EV_ADD, NOTE_FORK_CLEANUP, 0, NULL);
+	int w;
+
+	wstat = mmap(NULL, sizeof(*wstat) * MAXW, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (wstat == MAP_FAILED || kevent(g.skq, &c, 1, NULL, 0, NULL))
+		return -1;
+	for (w = 0; w < nworkers; w++) {
+		wpid[w] = fork();
+		if (wpid[w] == 0)
+			proc_worker(w, stop_pipe);
+		if (wpid[w] < 0)
+			return -1;
+	}
+	c.data = 1;
+	return kevent(g.skq, &c, 1, NULL, 0, NULL);
+}
+
+/*
+ * Ends the workers (closing @stopw stops them, once the children of op_proc
+ * that inherited it are gone too) and checks how they ended.
+ */
+static void stop_workers(int stopw)
+{
+	int64_t dl = now_ms() + 60000;
+	int w, st;
+
+	close(stopw);
+	for (w = 0; w < nworkers; w++) {
+		pid_t r;
+
+		while ((r = waitpid(wpid[w], &st, WNOHANG)) == 0 && now_ms() < dl)
+			sleep_us(20000);
+		check(C_HANG);
+		if (r == 0) {
+			fail(NULL, C_HANG, "worker process %d not gone 60 s after the stop", wpid[w]);
+			kill(wpid[w], SIGKILL);
+			waitpid(wpid[w], &st, 0);
+			continue;
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			fail(NULL, C_LEVEL, "worker process %d ended with status %#x", wpid[w], st);
+		atomic_fetch_add(&g.checks[C_LEVEL], atomic_load(&wstat[w].polls));
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: stress [--seed N] [--duration SECONDS] [--threads N] "
-		"[--hang SECONDS] [--quiet]\n");
+		"[--procs N] [--hang SECONDS] [--quiet]\n");
 	exit(2);
 }
 
@@ -1795,7 +1908,7 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa;
 	struct kevent c[2];
-	int i, t, total_fail = 0, pass = 0;
+	int i, t, total_fail = 0, pass = 0, stop_pipe[2];
 	int64_t end, next_report;
 	long counts[NOPS] = { 0 }, errs[NOPS] = { 0 }, events = 0;
 
@@ -1819,6 +1932,8 @@ int main(int argc, char **argv)
 			g.duration = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			g.nthreads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--procs") && i + 1 < argc)
+			nworkers = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--hang") && i + 1 < argc)
 			g.hang = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--quiet"))
@@ -1826,7 +1941,8 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (g.nthreads < 1 || g.nthreads > MAXT || g.duration < 1 || g.hang < 5)
+	if (g.nthreads < 1 || g.nthreads > MAXT || g.duration < 1 || g.hang < 5 ||
+	    nworkers < 0 || nworkers > MAXW)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -1889,6 +2005,11 @@ int main(int argc, char **argv)
 	}
 	for (t = 0; t < g.nthreads; t++)
 		setup_thread(&g.thr[t], t);
+	if (pipe2(stop_pipe, O_CLOEXEC) || start_workers(stop_pipe)) {
+		printf("# Bail out! worker processes: %s\n", strerror(errno));
+		return 1;
+	}
+	close(stop_pipe[0]);
 
 	for (i = 0; i < NOPS; i++)
 		op_total += op_weight[i];
@@ -1964,6 +2085,8 @@ int main(int argc, char **argv)
 			_exit(1);
 		}
 	}
+
+	stop_workers(stop_pipe[1]);
 
 	/* Quiesce: no more shared knotes, re-enable what we disabled, drain, then count. */
 	c[0] = kev(STOP_IDENT, EVFILT_USER, EV_DELETE, 0, 0, NULL);
@@ -2065,6 +2188,16 @@ int main(int argc, char **argv)
 	       (now_ms() - g.t0) / 1000.0);
 	for (i = 0; i < NOPS; i++)
 		printf("#   %-24s %8ld\n", op_name[i], counts[i]);
+	{
+		long wp = 0, wd = 0;
+
+		for (i = 0; i < nworkers; i++) {
+			wp += atomic_load(&wstat[i].polls);
+			wd += atomic_load(&wstat[i].dups);
+		}
+		printf("#   %-24s %8ld (%d processes; %ld through a dup closed after)\n",
+		       "process-level-poll", wp, nworkers, wd);
+	}
 	printf("#   events collected from the shared kqueue: %ld\n", events);
 	printf("#   deletes that succeeded although the arming was delivered: %ld\n",
 	       atomic_load(&g.anomalies));
