@@ -33,7 +33,7 @@ enum Taken {
 
 impl Taken {
     /// The knote to poll without the lock, and where its result goes.
-    fn to_poll(&mut self) -> Option<(&Knote, &mut Polled)> {
+    fn poll_slot(&mut self) -> Option<(&Knote, &mut Polled)> {
         match self {
             Taken::Held(kn, polled) => Some((kn, polled)),
             Taken::Shared(kn, polled) => Some((kn, polled)),
@@ -174,7 +174,7 @@ impl Kqueue {
 
         if polls > 0 {
             for t in taken.as_mut_slice() {
-                if let Some((kn, polled)) = t.to_poll() {
+                if let Some((kn, polled)) = t.poll_slot() {
                     *polled = Self::poll_held(kn);
                 }
             }
@@ -182,44 +182,23 @@ impl Kqueue {
             let inner = &mut *guard;
             let mut flux_waiters = false;
             for t in taken.as_mut_slice() {
-                if let Taken::Shared(..) = t {
-                    let Taken::Shared(kn, polled) = core::mem::replace(t, Taken::Dropped) else {
-                        continue;
-                    };
-                    flux_waiters |= Self::leave_flux(inner, &kn);
-                    if let Some(ev) = Self::end_shared(inner, &kn, polled, &mut gone) {
-                        *t = Taken::Event(ev);
+                let ev = match core::mem::replace(t, Taken::Dropped) {
+                    Taken::Shared(kn, polled) => {
+                        flux_waiters |= Self::leave_flux(inner, &kn);
+                        Self::end_shared(inner, &kn, polled, &mut gone)
                     }
-                    continue;
-                }
-                let Taken::Held(..) = t else { continue };
-                let Taken::Held(kn, (mask, data, stale)) = core::mem::replace(t, Taken::Dropped)
-                else {
-                    continue;
+                    Taken::Held(kn, polled) => {
+                        flux_waiters |= Self::leave_flux(inner, &kn);
+                        Self::end_held(inner, kn, polled, &mut gone)
+                    }
+                    other => {
+                        *t = other;
+                        continue;
+                    }
                 };
-                flux_waiters |= Self::leave_flux(inner, &kn);
-                inner.held -= 1;
-                let st = kn.state.access_mut(inner);
-                if st.status & KN_DETACHED != 0 {
-                    continue;
+                if let Some(ev) = ev {
+                    *t = Taken::Event(ev);
                 }
-                if stale {
-                    let arc = kn.into_arc();
-                    Self::unlink(inner, &arc, &mut gone);
-                    continue;
-                }
-                let mut ev = st.kev;
-                ev.flags &= !st.filter.hidden_flags();
-                if let Some(f) = st.filter.fd_mut() {
-                    f.polled(mask, data);
-                }
-                if st.status & KN_DISABLED != 0 || !st.filter.deliver(&mut ev) {
-                    st.status &= !KN_ACTIVE;
-                    Self::put_back(inner, kn, false);
-                    continue;
-                }
-                *t = Taken::Event(ev);
-                Self::delivered(inner, kn, &mut gone);
             }
             drop(guard);
             self.wake_flux(flux_waiters);
@@ -232,6 +211,33 @@ impl Kqueue {
             }
         });
         self.free_unlinked(gone);
+    }
+
+    /// Phase 3 for a knote this pass held off the queue, out of flux already: its event,
+    /// if it has one, consumed as delivery says ([`Kqueue::delivered`]); otherwise it
+    /// goes back as [`Kqueue::put_back`] decides, or is dropped if its descriptor was
+    /// closed.
+    fn end_held(
+        inner: &mut KqInner,
+        kn: ListArc<Knote>,
+        (mask, data, stale): Polled,
+        gone: &mut Unlinked,
+    ) -> Option<KEvent> {
+        inner.held -= 1;
+        if kn.state.access(inner).status & KN_DETACHED != 0 {
+            return None;
+        }
+        if stale {
+            Self::unlink(inner, &kn.into_arc(), gone);
+            return None;
+        }
+        let Some(ev) = Self::polled_event(inner, &kn, mask, data) else {
+            kn.state.access_mut(inner).status &= !KN_ACTIVE;
+            Self::put_back(inner, kn, false);
+            return None;
+        };
+        Self::delivered(inner, kn, gone);
+        Some(ev)
     }
 
     /// Phase 3 for a level-triggered knote this pass polled on the queue, out of flux
@@ -255,21 +261,34 @@ impl Kqueue {
             }
             return None;
         }
+        let event = Self::polled_event(inner, kn, mask, data);
+        let st = kn.state.access_mut(inner);
+        if last {
+            let woken = st.status & KN_REQUEUE != 0;
+            st.status &= !KN_REQUEUE;
+            if event.is_none() && !woken {
+                st.status &= !KN_ACTIVE;
+                Self::dequeue(inner, kn);
+            }
+        }
+        event
+    }
+
+    /// Records what polling descriptor knote `kn` found (`mask`, `data`) in its filter;
+    /// returns its event if it is enabled and its condition holds.
+    fn polled_event(
+        inner: &mut KqInner,
+        kn: &Knote,
+        mask: u32,
+        data: fd::Measure,
+    ) -> Option<KEvent> {
+        let st = kn.state.access_mut(inner);
         let mut ev = st.kev;
         ev.flags &= !st.filter.hidden_flags();
         if let Some(f) = st.filter.fd_mut() {
             f.polled(mask, data);
         }
-        let ready = st.status & KN_DISABLED == 0 && st.filter.deliver(&mut ev);
-        if last {
-            let woken = st.status & KN_REQUEUE != 0;
-            st.status &= !KN_REQUEUE;
-            if !ready && !woken {
-                st.status &= !KN_ACTIVE;
-                Self::dequeue(inner, kn);
-            }
-        }
-        ready.then_some(ev)
+        (st.status & KN_DISABLED == 0 && st.filter.deliver(&mut ev)).then_some(ev)
     }
 
     /// Phase 2 for a held descriptor knote: (poll mask, data, closed), no lock held.
