@@ -165,7 +165,7 @@ unsafe extern "C" fn kq_release(_inode: *mut bindings::inode, file: *mut binding
 unsafe extern "C" fn kq_flush(file: *mut bindings::file, _id: bindings::fl_owner_t) -> c_int {
     // SAFETY: The VFS calls flush on an open file.
     let kq = unsafe { kqueue_of(file) };
-    kq.flush(file_count(file));
+    kq.flush(|| file_count(file));
     0
 }
 

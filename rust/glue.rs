@@ -360,7 +360,7 @@ pub(crate) fn monotonic_ns() -> i64 {
     unsafe { bindings::ktime_get() }
 }
 
-/// Number of references to `file`.
+/// Number of references to `file`, read between read barriers (see `Kqueue::flush`).
 pub(crate) fn file_count(file: *mut bindings::file) -> i64 {
     // SAFETY: The caller passes a file it holds a reference to.
     unsafe { kq_file_count(file.cast()) as i64 }

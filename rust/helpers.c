@@ -32,9 +32,15 @@ void kq_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
 	spin_unlock_irqrestore(lock, flags);
 }
 
+/* Ordered between the loads around it (Kqueue::flush takes a snapshot). */
 long kq_file_count(struct file *file)
 {
-	return file_count(file);
+	long count;
+
+	smp_rmb();
+	count = file_count(file);
+	smp_rmb();
+	return count;
 }
 
 /* Whether fdget() in this task took a file reference (see fs/file.c). */

@@ -29,7 +29,7 @@ use kernel::{
     seq_file::SeqFile,
     seq_print,
     sync::{
-        atomic::{Atomic, Relaxed},
+        atomic::{Acquire, Atomic, Full, Relaxed},
         Arc, ArcBorrow, LockedBy,
     },
     types::Opaque,
@@ -110,8 +110,10 @@ pub(crate) struct Kqueue {
     flux: WaitQueue,
     charge: Arc<UserCharge>,
     max_knotes: i64,
-    /// kevent() calls in flight holding a file reference (see [`Kqueue::flush`]).
-    ioctl_refs: Atomic<i64>,
+    /// kevent() calls in flight holding a file reference (low 32 bits, see
+    /// [`CALLS_IN_FLIGHT`]) and how often such calls entered or left (above): see
+    /// [`Kqueue::flush`].
+    calls: Atomic<i64>,
     /// Edges to kqueues this one watches or is watched by.
     nest: Nest,
     /// Wake-up nesting level while this kqueue wakes its pollers (see `kq_wake_nested`).
@@ -127,6 +129,11 @@ pub(crate) struct Kqueue {
 unsafe impl Sync for Kqueue {}
 // SAFETY: As above; nothing is tied to a thread.
 unsafe impl Send for Kqueue {}
+
+/// The part of [`Kqueue`]'s `calls` that counts calls in flight.
+const CALLS_IN_FLIGHT: i64 = (1 << 32) - 1;
+/// Added to `calls` by every entry and exit: a change [`Kqueue::flush`] can see.
+const CALL_MOVED: i64 = 1 << 32;
 
 /// Knotes unlinked under the lock, to be detached and freed after it is dropped.
 type Unlinked = List<Knote, 1>;
@@ -153,7 +160,7 @@ impl Kqueue {
             flux <- WaitQueue::new(kernel::c_str!("kqueue::flux"), kernel::static_lock_class!()),
             charge,
             max_knotes,
-            ioctl_refs: Atomic::new(0),
+            calls: Atomic::new(0),
             nest: nest::new(),
             wake_level: Opaque::new(0),
             pending: Published::new(0),
@@ -748,24 +755,40 @@ impl Kqueue {
     }
 
     /// Notes a kevent() call that holds (`true`) or does not hold a file reference.
+    /// Counted after the reference is taken (fully ordered after it).
     pub(crate) fn enter_call(&self, holds_ref: bool) {
         if holds_ref {
-            self.ioctl_refs.fetch_add(1, Relaxed);
+            self.calls.fetch_add(CALL_MOVED + 1, Full);
         }
     }
 
-    /// Ends what [`Kqueue::enter_call`] began.
+    /// Ends what [`Kqueue::enter_call`] began, before the reference is dropped.
     pub(crate) fn leave_call(&self, holds_ref: bool) {
         if holds_ref {
-            self.ioctl_refs.fetch_add(-1, Relaxed);
+            self.calls.fetch_add(CALL_MOVED - 1, Full);
         }
     }
 
-    /// close() of a descriptor: `refs` is the file's reference count seen by flush.
-    /// When only the closer and kevent() calls in flight still hold the file, the
-    /// last descriptor is gone: sleepers return EBADF instead of waiting forever.
-    pub(crate) fn flush(&self, refs: i64) {
-        if refs > 1 + self.ioctl_refs.load(Relaxed) {
+    /// close() of a descriptor; `refs()` reads the file's reference count (between
+    /// read barriers). When only the closer and kevent() calls in flight still hold
+    /// the file, the last descriptor is gone: sleepers return EBADF instead of
+    /// waiting forever.
+    ///
+    /// The count of calls must be the one of the moment `refs()` was read: a call
+    /// that entered after that (its reference not counted, the call counted) made
+    /// a kqueue that another process still had open look closed. A call counts
+    /// itself only while it holds its reference, so a snapshot taken while no call
+    /// entered or left can only overestimate the other references (never a wrong
+    /// EBADF; at worst no early wake-up).
+    pub(crate) fn flush(&self, refs: impl Fn() -> i64) {
+        let others = loop {
+            let calls = self.calls.load(Acquire);
+            let refs = refs();
+            if self.calls.load(Relaxed) == calls {
+                break refs - 1 - (calls & CALLS_IN_FLIGHT);
+            }
+        };
+        if others > 0 {
             return;
         }
         self.lock().closing = true;
