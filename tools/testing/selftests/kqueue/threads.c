@@ -290,4 +290,71 @@ TEST(consumers_each_event_once)
 	close(kq);
 }
 
+/*
+ * close() of the last descriptor another process has of a kqueue, while
+ * this process's threads keep entering kevent() on it: the kqueue stays
+ * open here. The module's close check counts the file's references and
+ * the calls in flight; read at two moments, a call entering between them
+ * made the kqueue look closed to the caller, which then got EBADF for ever
+ * (the stress harness found it, right after a fork child's library closed
+ * its copy). The child takes a copy with pidfd_getfd() and closes it, over
+ * and over, while two threads poll.
+ */
+#define COPY_ROUNDS 100000
+
+static atomic_int copy_stop, copy_badf, copy_calls;
+
+static void *copy_poller(void *arg)
+{
+	int kq = *(int *)arg;
+	struct kevent ev[2];
+
+	while (!atomic_load(&copy_stop)) {
+		if (kevent(kq, NULL, 0, ev, 2, &ts_zero) < 0 && errno == EBADF) {
+			atomic_fetch_add(&copy_badf, 1);
+			break;
+		}
+		atomic_fetch_add(&copy_calls, 1);
+	}
+	return NULL;
+}
+
+TEST(close_of_other_process_copy_keeps_kqueue)
+{
+	int kq = kq_new(_metadata), ppidfd, st, i;
+	pthread_t t[2];
+	pid_t pid;
+
+	watchdog(110);
+	ppidfd = syscall(SYS_pidfd_open, getpid(), 0);
+	ASSERT_LE(0, ppidfd) TH_LOG("pidfd_open: %s", strerror(errno));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, copy_poller, &kq));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* The library closed this process's copies at fork: take one each round. */
+		for (i = 0; i < COPY_ROUNDS; i++) {
+			int fd = syscall(SYS_pidfd_getfd, ppidfd, kq, 0);
+
+			if (fd < 0)
+				_exit(2);
+			close(fd);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	atomic_store(&copy_stop, 1);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, join_within(t[i], NULL, 10000));
+	ASSERT_EQ(0, st) TH_LOG("child: pidfd_getfd failed (status %#x)", st);
+	TH_LOG("%d kevent() calls during %d closes of a copy", atomic_load(&copy_calls),
+	       COPY_ROUNDS);
+	ASSERT_EQ(0, atomic_load(&copy_badf))
+		TH_LOG("kevent() on our open kqueue failed with EBADF");
+	ASSERT_NO_EVENT(kq);
+	close(ppidfd);
+	close(kq);
+}
+
 TEST_HARNESS_MAIN
