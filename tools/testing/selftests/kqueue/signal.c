@@ -317,20 +317,30 @@ static void *send_thread(void *arg)
 }
 
 /*
- * Signals sent while another knote of the same signal is added and deleted
- * over and over (and its kqueue closed): no crash, and the steady knote
- * counts every single one.
+ * Signals sent while other knotes of the same signal are added and deleted
+ * over and over (and their kqueues closed): no crash, and the steady knote
+ * counts every single one. It is registered behind FRONT others, deleted one
+ * by one while signals are sent: a probe that walked the list without the
+ * registry lock would stop at a knote deleted under it and miss the steady
+ * one (about 1/FRONT per deletion, added up over FRONT deletions).
  */
+#define FRONT 30
+
 TEST(sent_while_deleting)
 {
 	struct sender s = { 0 };
 	int kq = kq_new(_metadata);
 	struct kevent ev[4];
+	int front[FRONT];
 	long total = 0;
 	pthread_t t;
 	int i, n;
 
 	signal(SIGUSR2, SIG_IGN);
+	for (i = 0; i < FRONT; i++) {
+		front[i] = kq_new(_metadata);
+		kq_change(_metadata, front[i], sadd(SIGUSR2, 0, NULL));
+	}
 	kq_change(_metadata, kq, sadd(SIGUSR2, 0, NULL));
 	ASSERT_EQ(0, pthread_create(&t, NULL, send_thread, &s));
 	for (i = 0; i < 300; i++) {
@@ -340,6 +350,9 @@ TEST(sent_while_deleting)
 		kq_change(_metadata, kq2, sadd(SIGUSR1, 0, NULL));
 		kq_change(_metadata, kq2, kev(SIGUSR2, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL));
 		kq_change(_metadata, kq2, sadd(SIGUSR2, 0, NULL));
+		if (i < FRONT)
+			kq_change(_metadata, front[i],
+				  kev(SIGUSR2, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL));
 		n = kq_poll(kq, ev, 4);
 		ASSERT_LE(0, n);
 		if (n == 1)
@@ -354,6 +367,8 @@ TEST(sent_while_deleting)
 		total += ev[0].data;
 	ASSERT_LT(0, s.sent);
 	ASSERT_EQ(s.sent, total);
+	for (i = 0; i < FRONT; i++)
+		close(front[i]);
 	close(kq);
 }
 

@@ -57,6 +57,108 @@ static int waiter_blocked(struct waiter *w)
 	return w->tid && wait_thread_sleeping(w->tid, 5000);
 }
 
+/* Two threads poll a kqueue (zero timeout) and count what they get. */
+#define POLL_ROUNDS 100
+
+struct poller {
+	pthread_t thread;
+	int kq;
+	int cpu;
+	atomic_int *got;
+	atomic_int *bad;
+	volatile int *stop;
+};
+
+/* Moves the calling thread to the CPU number @cpu modulo those it may use. */
+static void run_on(int cpu)
+{
+	cpu_set_t all, one;
+	int n, i;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return;
+	n = CPU_COUNT(&all);
+	if (n < 2)
+		return;
+	cpu %= n;
+	for (i = 0; i < CPU_SETSIZE; i++) {
+		if (CPU_ISSET(i, &all) && cpu-- == 0)
+			break;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(i, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+}
+
+static void *poller_fn(void *arg)
+{
+	struct poller *p = arg;
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[2];
+	int n, i;
+
+	/* on CPUs of their own: both are in kevent() at once */
+	run_on(p->cpu);
+	while (!*p->stop) {
+		n = kevent(p->kq, NULL, 0, ev, 2, &zero);
+		if (n < 0) {
+			atomic_fetch_add(p->bad, 1);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (ev[i].ident == 1 && ev[i].udata == U(0x52))
+				atomic_fetch_add(p->got, 1);
+			else if (ev[i].ident != 2 || ev[i].udata != U(0x53))
+				atomic_fetch_add(p->bad, 1);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The same with waiters that poll, and a level-triggered event (ident 2)
+ * always pending: they take the kqueue's lock all the time, so one of them
+ * often waits for it while the other takes the event. Each round re-arms the
+ * event once it was taken; it must be taken exactly once.
+ */
+static void polling_waiters(struct __test_metadata *_metadata, unsigned short reg)
+{
+	atomic_int got = 0, bad = 0;
+	volatile int stop = 0;
+	struct poller p[2];
+	int kq = kq_new(_metadata), i, r;
+	int64_t end;
+
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, EV_ADD, 0, 0, U(0x53)));
+	kq_change(_metadata, kq, kev(2, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(0x53)));
+	for (i = 0; i < 2; i++) {
+		p[i] = (struct poller){ .kq = kq, .cpu = i, .got = &got, .bad = &bad, .stop = &stop };
+		ASSERT_EQ(0, pthread_create(&p[i].thread, NULL, poller_fn, &p[i]));
+	}
+	for (r = 0; r < POLL_ROUNDS; r++) {
+		/* EV_DISPATCH: enable again; EV_ONESHOT: add again */
+		unsigned short flags = r && (reg & EV_DISPATCH) ? EV_ENABLE : reg;
+		struct kevent ch[2] = {
+			kev(1, EVFILT_USER, flags, 0, 0, U(0x52)),
+			kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(0x52)),
+		};
+
+		kq_apply(_metadata, kq, ch, 2);
+		end = now_ms() + 5000;
+		while (atomic_load(&got) <= r && now_ms() < end)
+			sched_yield();
+		ASSERT_LE(r + 1, atomic_load(&got)) TH_LOG("round %d: nobody got the event", r);
+		ASSERT_EQ(r + 1, atomic_load(&got)) TH_LOG("round %d: the event was taken twice", r);
+	}
+	sleep_ms(50);
+	stop = 1;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, join_within(p[i].thread, NULL, 10000));
+	ASSERT_EQ(0, atomic_load(&bad));
+	ASSERT_EQ(POLL_ROUNDS, atomic_load(&got));
+	close(kq);
+}
+
 static void one_of_two_waiters(struct __test_metadata *_metadata, unsigned short reg)
 {
 	struct waiter w[2];
@@ -84,6 +186,7 @@ static void one_of_two_waiters(struct __test_metadata *_metadata, unsigned short
 	ASSERT_NE(-1, winner) TH_LOG("no waiter got the event");
 	ASSERT_NO_EVENT(kq);
 	close(kq);
+	polling_waiters(_metadata, reg);
 }
 
 TEST(dispatch_one_of_two_waiters)

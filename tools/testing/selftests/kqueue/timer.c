@@ -11,6 +11,9 @@
  * Returned events carry EV_CLEAR (implied, as on FreeBSD and libkqueue) and
  * the registration's fflags.
  */
+#include <sched.h>
+#include <sys/epoll.h>
+
 #include "kqueue_test.h"
 
 #define U(x) ((void *)(uintptr_t)(x))
@@ -347,25 +350,86 @@ TEST(delete_cancels)
 	close(kq);
 }
 
-/* Deleting and closing while timers fire as fast as they can. */
+/*
+ * Moves the calling thread to the CPU number @cpu modulo the CPUs of @all
+ * (the thread's affinity before the first move); 0 if it cannot.
+ */
+static int run_on(const cpu_set_t *all, int cpu)
+{
+	cpu_set_t one;
+	int n = CPU_COUNT(all), i;
+
+	if (n < 2)
+		return 0;
+	cpu %= n;
+	for (i = 0; i < CPU_SETSIZE; i++) {
+		if (CPU_ISSET(i, all) && cpu-- == 0)
+			break;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(i, &one);
+	return !sched_setaffinity(0, sizeof(one), &one);
+}
+
+/* Collects events until its kqueue is closed. */
+static void *drain_thread(void *arg)
+{
+	struct timespec ts = { 0, 2 * MS };
+	struct kevent ev[64];
+
+	while (kevent(*(int *)arg, NULL, 0, ev, 64, &ts) >= 0)
+		;
+	return NULL;
+}
+
+#define FIRING_POLLERS 128
+
+/*
+ * Deleting and closing while timers fire as fast as they can. detach must
+ * wait for a callback that runs: a periodic one re-arms its timer when it
+ * returns. To give it time to run, a thread collects the events, so that each
+ * expiry queues its knote again and wakes the pollers of the kqueue (many
+ * epoll instances), which the callback does after dropping the lock; and the
+ * timers are started on one CPU and deleted from another, so that the
+ * callbacks run while the knotes are detached.
+ */
 TEST(delete_and_close_while_firing)
 {
+	struct epoll_event ee = { .events = EPOLLIN };
+	int ep[FIRING_POLLERS];
+	cpu_set_t saved;
 	int i, j;
 
-	for (i = 0; i < 20; i++) {
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(saved), &saved));
+	for (j = 0; j < FIRING_POLLERS; j++) {
+		ep[j] = epoll_create1(0);
+		ASSERT_LE(0, ep[j]);
+	}
+	for (i = 0; i < 40; i++) {
 		int kq = kq_new(_metadata);
 		struct kevent ch[50];
+		pthread_t t;
 
+		/* closing the kqueue takes it out of the epoll instances */
+		for (j = 0; j < FIRING_POLLERS; j++)
+			ASSERT_EQ(0, epoll_ctl(ep[j], EPOLL_CTL_ADD, kq, &ee));
+		run_on(&saved, i);
 		for (j = 0; j < 50; j++)
 			ch[j] = tadd(j, 0, NOTE_USECONDS, 10 + j, NULL);
 		kq_apply(_metadata, kq, ch, 50);
-		sleep_ms(5);
+		run_on(&saved, i + 1);
+		ASSERT_EQ(0, pthread_create(&t, NULL, drain_thread, &kq));
+		sleep_ms(10);
 		for (j = 0; j < 25; j++)
 			ch[j] = kev(j, EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
 		kq_apply(_metadata, kq, ch, 25);
 		/* the other half is cancelled by close */
 		close(kq);
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		ASSERT_EQ(0, sched_setaffinity(0, sizeof(saved), &saved));
 	}
+	for (j = 0; j < FIRING_POLLERS; j++)
+		close(ep[j]);
 }
 
 TEST(invalid)

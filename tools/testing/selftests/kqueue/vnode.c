@@ -485,14 +485,23 @@ static void *churn_thread(void *arg)
 	return NULL;
 }
 
-/* Knotes added and deleted (and kqueues closed) while events pour in. */
+/*
+ * Knotes added and deleted (and kqueues closed) while events pour in. More
+ * threads cause events than there are CPUs in the test VM, so that they are
+ * preempted, now and then right after a handler found the knote of a mark:
+ * the knote must not be freed under it (detach clears it under the mark's
+ * lock).
+ */
+#define CHURNERS 3
+
 TEST_F(vn, delete_while_events)
 {
 	struct churn c = { .path = self->path };
-	pthread_t t;
+	pthread_t t[CHURNERS];
 	int i;
 
-	ASSERT_EQ(0, pthread_create(&t, NULL, churn_thread, &c));
+	for (i = 0; i < CHURNERS; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, churn_thread, &c));
 	for (i = 0; i < 200; i++) {
 		int kq = kq_new(_metadata);
 
@@ -502,7 +511,8 @@ TEST_F(vn, delete_while_events)
 		close(kq);
 	}
 	c.stop = 1;
-	ASSERT_EQ(0, pthread_join(t, NULL));
+	for (i = 0; i < CHURNERS; i++)
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
 }
 
 TEST_HARNESS_MAIN
