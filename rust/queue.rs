@@ -417,6 +417,12 @@ impl Kqueue {
     /// Hooks `kn` into `file`'s wait queues (and records a kqueue-in-kqueue edge).
     #[inline]
     fn attach(&self, kn: &Knote, file: &File) -> Result<u32> {
+        if kn.key.filter != EVFILT_READ && device::kqueue_of_file(file).is_some() {
+            // A kqueue is readable or nothing (FreeBSD's kqueue_kqfilter). A WRITE knote
+            // would hold its file outside the nesting graph: one on itself, or in a
+            // loop, would keep the kqueue open after its last close, for good.
+            return Err(EINVAL);
+        }
         let child = Self::nested_child(kn);
         if let Some(child) = child {
             nest::link(self, child)?;
