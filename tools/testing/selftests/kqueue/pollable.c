@@ -204,6 +204,23 @@ TEST(kqueue_watching_itself_refused)
 	close(kq);
 }
 
+/*
+ * A kqueue has no write side (FreeBSD's kqueue_kqfilter knows EVFILT_READ
+ * only). A WRITE knote on a kqueue would hold its file outside the nesting
+ * graph: on itself, the kqueue stayed open after its last close (leaked,
+ * and the module could not be unloaded).
+ */
+TEST(kqueue_write_filter_refused)
+{
+	int kq = kq_new(_metadata), other = kq_new(_metadata);
+
+	ASSERT_CHANGE_ERR(kq, kev(kq, EVFILT_WRITE, EV_ADD, 0, 0, NULL), EINVAL);
+	ASSERT_CHANGE_ERR(kq, kev(other, EVFILT_WRITE, EV_ADD, 0, 0, NULL), EINVAL);
+	ASSERT_NO_EVENT(kq);
+	close(other);
+	close(kq);
+}
+
 TEST(kqueue_loop_refused)
 {
 	struct kevent c, out[1];
