@@ -812,4 +812,50 @@ TEST_F_TIMEOUT(track, delete_and_close_race_with_forks, 200)
 	close(r.kq);
 }
 
+/*
+ * close() of a kqueue that tracks F while F forks: a fork hook that meets
+ * the kqueue's knote on F after the kqueue's release took its knotes, but
+ * before the release unhooked that one, must not add the child's knote to
+ * it (it would outlive its kqueue: KASAN, kmemleak). The kqueue also holds
+ * EVFILT_USER knotes whose idents sort before F's pid, which its release
+ * frees first: that keeps the window open long enough to be hit. Another
+ * kqueue watches F throughout, so that the module's process probes stay
+ * registered between the closes.
+ */
+#define CLOSE_FILL 256
+
+TEST_F_TIMEOUT(track, fork_while_closing_kqueue, 120)
+{
+	struct kevent c[CLOSE_FILL];
+	int i, kq, fill, forks = 0, closes = 0, keep;
+	struct kevent ev;
+	int64_t end;
+	struct kid f;
+
+	watchdog(110);
+	kid_spawn(_metadata, &f, forker, &(int){ 0 });
+	keep = kq_new(_metadata);
+	proc_watch(_metadata, keep, f.pid, NOTE_FORK, U(0x97));
+	fill = f.pid - 1 < CLOSE_FILL ? f.pid - 1 : CLOSE_FILL;
+	for (i = 0; i < fill; i++)
+		c[i] = kev(i + 1, EVFILT_USER, EV_ADD, 0, 0, NULL);
+	kid_send(_metadata, &f, 'g');
+	for (end = now_ms() + 4000; now_ms() < end; closes++) {
+		kq = kq_new(_metadata);
+		ASSERT_EQ(0, kevent(kq, c, fill, NULL, 0, NULL));
+		proc_watch(_metadata, kq, f.pid, TRACK_FORK, U(0x96));
+		close(kq);
+	}
+	kid_send(_metadata, &f, 's');
+	kid_recv(_metadata, &f, &forks, sizeof(forks), 30000);
+	TH_LOG("%d forks, %d closes, %d knotes before F's", forks, closes, fill);
+	ASSERT_LT(0, forks);
+	ASSERT_EQ(1, kevent(keep, NULL, 0, &ev, 1, &ts_zero));
+	ASSERT_KEV(proc_ev(f.pid, EV_ADD, NOTE_FORK, 0, U(0x97)), &ev);
+	close(keep);
+	kid_send(_metadata, &f, 'x');
+	ASSERT_EQ(0, proc_reap(f.pid, 30000));
+	kid_close(&f);
+}
+
 TEST_HARNESS_MAIN
