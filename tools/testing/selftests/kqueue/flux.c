@@ -280,16 +280,6 @@ struct clear_writer {
 	int err;
 };
 
-static void delay_ns(long ns)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < ns);
-}
-
 static void *clear_writer_fn(void *arg)
 {
 	struct clear_writer *w = arg;
@@ -301,7 +291,7 @@ static void *clear_writer_fn(void *arg)
 		for (i = 0; i < CLEAR_PIPES; i++)
 			if (write(w->wfd[i], "a", 1) != 1)
 				goto fail;
-		delay_ns(rand_r(&seed) % 100000);
+		spin_ns(rand_r(&seed) % 100000);
 		for (i = 0; i < CLEAR_PIPES; i++)
 			if (write(w->wfd[i], "b", 1) != 1)
 				goto fail;
