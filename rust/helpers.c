@@ -421,6 +421,7 @@ struct kq_vnode {
 	struct inode *inode;	/* compared only; pinned while attached */
 	unsigned int nlink;	/* link count and size seen at the last event */
 	loff_t size;
+	u32 access;		/* the KQ_VNODE_ACCESS events the knote asks for */
 };
 
 static struct fsnotify_group *kq_vnode_group;
@@ -429,7 +430,9 @@ static kq_vnode_event_fn kq_vnode_report;
 /* The fsnotify events EVFILT_VNODE maps to NOTE_* flags. */
 #define KQ_VNODE_MASK (FS_MODIFY | FS_ATTRIB | FS_MOVED_FROM | FS_MOVED_TO | \
 		       FS_CREATE | FS_DELETE | FS_DELETE_SELF | FS_MOVE_SELF | \
-		       FS_UNMOUNT)
+		       FS_UNMOUNT | KQ_VNODE_ACCESS)
+/* Opens, closes and reads: reported only to knotes that ask for them. */
+#define KQ_VNODE_ACCESS (FS_ACCESS | FS_OPEN | FS_CLOSE_WRITE | FS_CLOSE_NOWRITE)
 
 static void kq_vnode_call(struct kq_vnode *v, u32 mask)
 {
@@ -451,7 +454,12 @@ static void kq_vnode_call(struct kq_vnode *v, u32 mask)
 static int kq_vnode_handle(struct fsnotify_mark *mark, u32 mask, struct inode *inode,
 			   struct inode *dir, const struct qstr *name, u32 cookie)
 {
-	kq_vnode_call(container_of(mark, struct kq_vnode, mark), mask);
+	struct kq_vnode *v = container_of(mark, struct kq_vnode, mark);
+
+	/* Every read of a watched file comes here: drop the unwanted ones cheaply. */
+	if (!(mask & ~KQ_VNODE_ACCESS) && !(mask & READ_ONCE(v->access)))
+		return 0;
+	kq_vnode_call(v, mask);
 	return 0;
 }
 
@@ -532,6 +540,12 @@ void kq_vnode_detach(struct kq_vnode *v)
 	v->kn = NULL;
 	spin_unlock(&v->lock);
 	fsnotify_destroy_mark(&v->mark, kq_vnode_group);
+}
+
+/* The opens, closes and reads (fsnotify bits) the knote asks for, from now on. */
+void kq_vnode_ask(struct kq_vnode *v, u32 access)
+{
+	WRITE_ONCE(v->access, access & KQ_VNODE_ACCESS);
 }
 
 /* Drop the reference of kq_vnode_new(). */

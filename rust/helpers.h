@@ -46,6 +46,7 @@ void kq_vnode_exit(void);
 struct kq_vnode *kq_vnode_new(void);
 int kq_vnode_attach(struct kq_vnode *v, struct file *file, void *kn);
 void kq_vnode_detach(struct kq_vnode *v);
+void kq_vnode_ask(struct kq_vnode *v, u32 access);
 void kq_vnode_put(struct kq_vnode *v);
 bool kq_vnode_fd_moved(struct kq_vnode *v, unsigned int fd);
 

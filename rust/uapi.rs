@@ -112,6 +112,15 @@ pub(crate) const NOTE_RENAME: u32 = 0x20;
 pub(crate) const NOTE_REVOKE: u32 = 0x40;
 /// EVFILT_VNODE: the file shrank (truncate).
 pub(crate) const NOTE_TRUNCATE: u32 = 0x80;
+/// EVFILT_VNODE: a file description opened without write access was closed (FreeBSD 11).
+pub(crate) const NOTE_CLOSE: u32 = 0x100;
+/// EVFILT_VNODE: a file description opened for writing was closed (FreeBSD 11).
+pub(crate) const NOTE_CLOSE_WRITE: u32 = 0x200;
+/// EVFILT_VNODE: the file was read, or the directory listed (FreeBSD 11).
+pub(crate) const NOTE_READ: u32 = 0x400;
+/// EVFILT_VNODE: the file was opened (FreeBSD 11). FreeBSD's value is 0x80, which is
+/// libkqueue's NOTE_TRUNCATE: here it takes the next free bit.
+pub(crate) const NOTE_OPEN: u32 = 0x800;
 
 /// One change or event: the LP64 layout of BSD `struct kevent`.
 #[repr(C)]

@@ -235,7 +235,8 @@ impl FilterState {
             (Self::Signal(s), _) => s.touch(kev),
             (Self::Timer(t), Source::Timer(hook)) => t.touch(kev, hook, kn_flags & EV_ONESHOT != 0),
             (Self::Timer(_), _) => false,
-            (Self::Vnode(v), _) => v.touch(kev),
+            (Self::Vnode(v), Source::Vnode(hook)) => v.touch(kev, hook),
+            (Self::Vnode(_), _) => false,
         }
     }
 

@@ -35,11 +35,19 @@ const NOTE_ALL: u32 = NOTE_DELETE
     | NOTE_LINK
     | NOTE_RENAME
     | NOTE_REVOKE
-    | NOTE_TRUNCATE;
+    | NOTE_TRUNCATE
+    | NOTE_OPEN
+    | NOTE_CLOSE
+    | NOTE_CLOSE_WRITE
+    | NOTE_READ;
 
 // fsnotify event bits (include/linux/fsnotify_backend.h, not in the bindings).
+const FS_ACCESS: u32 = 0x1;
 const FS_MODIFY: u32 = 0x2;
 const FS_ATTRIB: u32 = 0x4;
+const FS_CLOSE_WRITE: u32 = 0x8;
+const FS_CLOSE_NOWRITE: u32 = 0x10;
+const FS_OPEN: u32 = 0x20;
 const FS_MOVED_FROM: u32 = 0x40;
 const FS_MOVED_TO: u32 = 0x80;
 const FS_CREATE: u32 = 0x100;
@@ -64,6 +72,7 @@ extern "C" {
     fn kq_vnode_new() -> *mut KqVnode;
     fn kq_vnode_attach(v: *mut KqVnode, file: *mut c_void, kn: *mut c_void) -> c_int;
     fn kq_vnode_detach(v: *mut KqVnode);
+    fn kq_vnode_ask(v: *mut KqVnode, access: u32);
     fn kq_vnode_put(v: *mut KqVnode);
     fn kq_vnode_fd_moved(v: *mut KqVnode, fd: c_uint) -> bool;
 }
@@ -135,6 +144,23 @@ impl VnodeHook {
         unsafe { kq_vnode_detach(self.v.as_ptr()) };
     }
 
+    /// Reports the opens, closes and reads that `sfflags` ask for from now on: the
+    /// handler drops the others before it takes any lock (every read of a watched
+    /// file reaches it).
+    fn ask(&self, sfflags: u32) {
+        let access = [
+            (NOTE_READ, FS_ACCESS),
+            (NOTE_OPEN, FS_OPEN),
+            (NOTE_CLOSE, FS_CLOSE_NOWRITE),
+            (NOTE_CLOSE_WRITE, FS_CLOSE_WRITE),
+        ]
+        .iter()
+        .filter(|(note, _)| sfflags & note != 0)
+        .fold(0, |mask, (_, fs)| mask | fs);
+        // SAFETY: `v` is valid (invariant); this is one word written for the handler.
+        unsafe { kq_vnode_ask(self.v.as_ptr(), access) };
+    }
+
     /// Whether descriptor `ident` of the current task now names another inode (closed
     /// and reused): a new EV_ADD on it replaces this knote.
     pub(crate) fn fd_moved(&self, ident: u64) -> bool {
@@ -197,6 +223,17 @@ fn notes(mask: u32, nlink_before: u32, nlink: u32, size_before: i64, size: i64, 
     if mask & FS_UNMOUNT != 0 {
         notes |= NOTE_REVOKE;
     }
+    // Opens, closes (of the last reference to a file description) and reads with data.
+    for (fs, note) in [
+        (FS_OPEN, NOTE_OPEN),
+        (FS_CLOSE_NOWRITE, NOTE_CLOSE),
+        (FS_CLOSE_WRITE, NOTE_CLOSE_WRITE),
+        (FS_ACCESS, NOTE_READ),
+    ] {
+        if mask & fs != 0 {
+            notes |= note;
+        }
+    }
     notes
 }
 
@@ -254,11 +291,12 @@ impl VnodeState {
         }
     }
 
-    /// EV_ADD sets the events to report (unknown bits are ignored); events already
-    /// seen stay pending.
-    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
+    /// EV_ADD sets the events to report (unknown bits are ignored), and tells `hook`
+    /// which accesses to pass on; events already seen stay pending.
+    pub(crate) fn touch(&mut self, kev: &KEvent, hook: &VnodeHook) -> bool {
         if kev.flags & EV_ADD != 0 {
             self.sfflags = kev.fflags & NOTE_ALL;
+            hook.ask(self.sfflags);
         }
         self.fflags != 0 || self.ended
     }

@@ -6,11 +6,14 @@
  * (EV_CLEAR is not implied in the returned flags: FreeBSD, libkqueue); the
  * watch does not keep a file from being deleted and ends (EV_EOF|EV_ONESHOT)
  * when the file is gone; the watch follows the inode, not the descriptor.
+ * FreeBSD 11's access notes (NOTE_OPEN, NOTE_CLOSE, NOTE_CLOSE_WRITE,
+ * NOTE_READ) only when asked for.
  */
 #include <pthread.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 
 #include "kqueue_test.h"
@@ -18,6 +21,7 @@
 #define U(x) ((void *)(uintptr_t)(x))
 #define ALL (NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | NOTE_LINK | \
 	     NOTE_RENAME | NOTE_REVOKE | NOTE_TRUNCATE)
+#define ACCESS (NOTE_OPEN | NOTE_CLOSE | NOTE_CLOSE_WRITE | NOTE_READ)
 
 static struct kevent vadd(int fd, unsigned int fflags, void *ud)
 {
@@ -513,6 +517,86 @@ TEST_F(vn, delete_while_events)
 	c.stop = 1;
 	for (i = 0; i < CHURNERS; i++)
 		ASSERT_EQ(0, pthread_join(t[i], NULL));
+}
+
+TEST_F(vn, access_notes)
+{
+	char buf[8];
+	int fd;
+
+	kq_change(_metadata, self->kq, vadd(self->fd, ACCESS, U(3)));
+	ASSERT_NO_EVENT(self->kq);
+	fd = open(self->path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_ONE_EVENT(self->kq, vev(self->fd, NOTE_OPEN, U(3)));
+	ASSERT_EQ(4, read(fd, buf, sizeof(buf)));
+	ASSERT_ONE_EVENT(self->kq, vev(self->fd, NOTE_READ, U(3)));
+	/* a read at the end of the file returns nothing: no NOTE_READ (FreeBSD has one) */
+	ASSERT_EQ(0, read(fd, buf, sizeof(buf)));
+	ASSERT_NO_EVENT(self->kq);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_ONE_EVENT(self->kq, vev(self->fd, NOTE_CLOSE, U(3)));
+	/* opened for writing, then closed: both, OR'd until delivery */
+	fd = open(self->path, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_ONE_EVENT(self->kq, vev(self->fd, NOTE_OPEN | NOTE_CLOSE_WRITE, U(3)));
+	/* reads through the watched descriptor count too */
+	ASSERT_EQ(2, pread(self->fd, buf, 2, 0));
+	ASSERT_ONE_EVENT(self->kq, vev(self->fd, NOTE_READ, U(3)));
+	/* closing a dup closes no file description: nothing */
+	fd = dup(self->fd);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_NO_EVENT(self->kq);
+	/* writes are not reads */
+	ASSERT_EQ(1, pwrite(self->fd, "z", 1, 0));
+	ASSERT_NO_EVENT(self->kq);
+}
+
+TEST_F(vn, access_notes_only_when_asked)
+{
+	char buf[8];
+	int fd;
+
+	kq_change(_metadata, self->kq, vadd(self->fd, ALL, U(4)));
+	fd = open(self->path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_NO_EVENT(self->kq);
+	/* a modify that asks for NOTE_READ starts it */
+	kq_change(_metadata, self->kq, vadd(self->fd, NOTE_READ, U(4)));
+	ASSERT_EQ(2, pread(self->fd, buf, 2, 0));
+	ASSERT_ONE_EVENT(self->kq, vev(self->fd, NOTE_READ, U(4)));
+	/* one that does not, stops it; writes still come */
+	kq_change(_metadata, self->kq, vadd(self->fd, NOTE_WRITE, U(4)));
+	ASSERT_EQ(2, pread(self->fd, buf, 2, 0));
+	ASSERT_NO_EVENT(self->kq);
+	ASSERT_EQ(1, pwrite(self->fd, "z", 1, 0));
+	ASSERT_ONE_EVENT(self->kq, vev(self->fd, NOTE_WRITE, U(4)));
+}
+
+TEST_F(vn, access_notes_directory)
+{
+	char buf[4096];
+	int d, d2;
+
+	d = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, d);
+	kq_change(_metadata, self->kq, vadd(d, ACCESS | NOTE_WRITE, U(5)));
+	d2 = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, d2);
+	ASSERT_ONE_EVENT(self->kq, vev(d, NOTE_OPEN, U(5)));
+	/* listing it is reading it */
+	ASSERT_LT(0, syscall(SYS_getdents64, d2, buf, sizeof(buf)));
+	ASSERT_ONE_EVENT(self->kq, vev(d, NOTE_READ, U(5)));
+	ASSERT_EQ(0, close(d2));
+	ASSERT_ONE_EVENT(self->kq, vev(d, NOTE_CLOSE, U(5)));
+	/* opening a file in it is not opening it */
+	close(open(self->path, O_RDONLY | O_CLOEXEC));
+	ASSERT_NO_EVENT(self->kq);
+	close(d);
 }
 
 TEST_HARNESS_MAIN

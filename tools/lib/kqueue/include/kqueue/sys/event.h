@@ -95,6 +95,11 @@ struct kevent {
 #define NOTE_RENAME	0x0020	/* vnode was renamed */
 #define NOTE_REVOKE	0x0040	/* vnode access was revoked */
 #define NOTE_TRUNCATE	0x0080	/* vnode was truncated */
+/* FreeBSD 11's access notes; NOTE_OPEN is 0x0080 there (NOTE_TRUNCATE here). */
+#define NOTE_CLOSE	0x0100	/* file closed, fd did not allow write */
+#define NOTE_CLOSE_WRITE 0x0200	/* file closed, fd did allow write */
+#define NOTE_READ	0x0400	/* file was read */
+#define NOTE_OPEN	0x0800	/* vnode was opened */
 
 /* EVFILT_PROC. */
 #define NOTE_EXIT	0x80000000	/* process exited */
