@@ -479,9 +479,10 @@ static void *churn_thread(void *arg)
 
 	while (!c->stop) {
 		int fd = open(c->path, O_RDWR | O_CLOEXEC);
+		char b;
 
 		if (fd >= 0) {
-			if (write(fd, "w", 1) < 0 || fchmod(fd, 0600))
+			if (write(fd, "w", 1) < 0 || pread(fd, &b, 1, 0) < 0 || fchmod(fd, 0600))
 				break;
 			close(fd);
 		}
@@ -490,7 +491,8 @@ static void *churn_thread(void *arg)
 }
 
 /*
- * Knotes added and deleted (and kqueues closed) while events pour in. More
+ * Knotes added and deleted (and kqueues closed) while events (access
+ * notes too) pour in. More
  * threads cause events than there are CPUs in the test VM, so that they are
  * preempted, now and then right after a handler found the knote of a mark:
  * the knote must not be freed under it (detach clears it under the mark's
@@ -509,8 +511,8 @@ TEST_F(vn, delete_while_events)
 	for (i = 0; i < 200; i++) {
 		int kq = kq_new(_metadata);
 
-		kq_change(_metadata, kq, vadd(self->fd, ALL, NULL));
-		kq_change(_metadata, self->kq, vadd(self->fd, ALL, NULL));
+		kq_change(_metadata, kq, vadd(self->fd, ALL | ACCESS, NULL));
+		kq_change(_metadata, self->kq, vadd(self->fd, ALL | ACCESS, NULL));
 		kq_change(_metadata, self->kq, kev(self->fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL));
 		close(kq);
 	}
