@@ -1367,16 +1367,18 @@ static void vn_open(struct thr *th)
 	if (th->vfd < 0)
 		return;
 	c = kev(th->vfd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND |
-		NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | NOTE_TRUNCATE, 0, UD(TAG_VN, th->idx));
+		NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | NOTE_TRUNCATE | NOTE_OPEN | NOTE_READ |
+		NOTE_CLOSE | NOTE_CLOSE_WRITE, 0, UD(TAG_VN, th->idx));
 	if (kcall(th, th->pkq, &c, 1, NULL, 0, NULL))
 		fail(th, C_EXACT, "EV_ADD EVFILT_VNODE: %s", strerror(errno));
 }
 
 static void op_vnode(struct thr *th)
 {
-	int what = rn(th, 6), r = 0;
+	int what = rn(th, 8), r = 0, fd;
 	unsigned int want = 0;
 	struct stat sb;
+	char b;
 	struct ringent *e;
 
 	if (th->vfd < 0) {
@@ -1408,6 +1410,17 @@ static void op_vnode(struct thr *th)
 			r = unlink(th->vpath2);
 		want = NOTE_LINK;
 		break;
+	case 5:
+		r = pread(th->vfd, &b, 1, 0) < 0 ? -1 : 0;
+		want = NOTE_READ;
+		if (fstat(th->vfd, &sb) == 0 && sb.st_size == 0)
+			want = 0;	/* a read of nothing is no NOTE_READ */
+		break;
+	case 6:
+		fd = open(th->vpath, O_RDONLY | O_CLOEXEC);
+		r = fd < 0 ? -1 : close(fd);
+		want = NOTE_OPEN | NOTE_CLOSE;
+		break;
 	default:
 		r = unlink(th->vpath);
 		want = NOTE_DELETE;
@@ -1420,7 +1433,7 @@ static void op_vnode(struct thr *th)
 	check(C_EXACT);
 	if (want && !(th->vn_bits & want))
 		fail(th, C_EXACT, "vnode change %d: no note of %#x (got %#x)", what, want, th->vn_bits);
-	if (what >= 5) {	/* the file is gone: close it and start again */
+	if (what >= 7) {	/* the file is gone: close it and start again */
 		close(th->vfd);
 		th->vfd = -1;
 		pkq_collect(th, 0);
