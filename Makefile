@@ -28,7 +28,6 @@
 # installed the host packages). It is worked out only by targets that need a
 # kernel, and only once per make run.
 
-LLVM		?= -19
 CLIPPY		?=
 PREFIX		?= /usr/local
 DESTDIR		?=
@@ -74,6 +73,19 @@ kernel-source = $(or \
 	$(realpath $(KDIR)/source), \
 	$(if $(wildcard $(KDIR)/tools/testing/selftests/kselftest_harness.h),$(KDIR)), \
 	$(error no kernel source found for KDIR=$(KDIR); set KSRC=))
+
+# $(LLVM): how the kernel at hand was built, read from its .config: a clang
+# kernel takes modules built with LLVM=-<clang major> (-19), a gcc kernel
+# (most distributions') LLVM unset. LLVM=... on the command line wins.
+llvm-given	:= $(filter-out undefined default,$(origin LLVM))
+kernel-llvm	= $(shell v=$$(sed -n 's/^CONFIG_CLANG_VERSION=//p' $(1)/.config 2>/dev/null); \
+	[ -n "$$v" ] && [ "$$v" != 0 ] && echo -$$((v / 10000)))
+ifeq ($(llvm-given),)
+LLVM = $(eval LLVM := $(call kernel-llvm,$(KDIR)))$(LLVM)
+BENCH_LLVM = $(call kernel-llvm,$(BENCH_KDIR))
+else
+BENCH_LLVM = $(LLVM)
+endif
 
 # The VM boots the kernel of $(KDIR).
 BZIMAGE		?= $(KDIR)/arch/x86/boot/bzImage
@@ -153,7 +165,7 @@ stress: modules selftests
 BENCHDIR	:= $(BUILD)/bench
 
 bench: deps lib
-	$(VM)/module-build.sh $(BENCH_KDIR) $(LLVM) $(BENCHDIR)/src
+	$(VM)/module-build.sh $(BENCH_KDIR) '$(BENCH_LLVM)' $(BENCHDIR)/src
 	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
 	$(VM)/initramfs.sh --module $(BENCHDIR)/src/kqueue.ko --timeout 900 \
 		--demo $(BENCHDIR)/kqbench --demo $(BENCHDIR)/procbench \
@@ -169,13 +181,13 @@ BASE		?= HEAD
 
 bench-ab: deps lib
 	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
-	$(VM)/ab-bench.sh $(BENCH_KDIR) $(LLVM) $(BENCHDIR)/kqab $(BENCHDIR)/ab $(BASE)
+	$(VM)/ab-bench.sh $(BENCH_KDIR) '$(BENCH_LLVM)' $(BENCHDIR)/kqab $(BENCHDIR)/ab $(BASE)
 
 # Instruction counts (tools/testing/vm/insn-bench.sh): the working tree's
 # module, and revision $(BASE)'s only if BASE is given.
 bench-insns: deps lib
 	$(MAKE) -C samples/bench OUTPUT=$(BENCHDIR)
-	$(VM)/insn-bench.sh $(BENCH_KDIR) $(LLVM) $(BENCHDIR)/kqinsn $(BENCHDIR)/insn \
+	$(VM)/insn-bench.sh $(BENCH_KDIR) '$(BENCH_LLVM)' $(BENCHDIR)/kqinsn $(BENCHDIR)/insn \
 		$(if $(filter-out file,$(origin BASE)),$(BASE))
 
 clippy:
@@ -217,5 +229,5 @@ help:
 	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
 	@echo '  bench-insns [BASE=rev]  instructions per kevent() vs epoll (INSN_TOP=n: by function)'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
-	@echo 'Variables: KDIR KSRC LLVM=$(LLVM) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
+	@echo 'Variables: KDIR KSRC LLVM (default: as KDIR was built) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
 	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'
