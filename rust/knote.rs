@@ -54,6 +54,8 @@ pub(crate) const KN_DETACHED: u32 = 0x8;
 pub(crate) const KN_REQUEUE: u32 = 0x10;
 /// Not in the table yet (hooked before insertion): wake-ups only mark it active.
 pub(crate) const KN_NEW: u32 = 0x20;
+/// EV_FORCEONESHOT: reported at its next delivery whether its condition holds or not.
+pub(crate) const KN_FORCED: u32 = 0x40;
 
 /// The part of a knote protected by the kqueue's lock.
 pub(crate) struct KnoteState {

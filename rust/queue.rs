@@ -14,8 +14,8 @@ use crate::{
     filter::{fd, FilterState},
     glue::{self, new_irq_spinlock, IrqSpinLock, Published, WaitQueue},
     knote::{
-        Knote, KnoteKey, KnoteState, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_NEW, KN_QUEUED,
-        KN_REQUEUE,
+        Knote, KnoteKey, KnoteState, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_FORCED, KN_NEW,
+        KN_QUEUED, KN_REQUEUE,
     },
     nest::{self, Nest},
     uapi::*,
@@ -198,6 +198,10 @@ impl Kqueue {
             return Err(EINVAL);
         }
         if kev.flags & (EV_ONESHOT | EV_DISPATCH) == EV_ONESHOT | EV_DISPATCH {
+            return Err(EINVAL);
+        }
+        // An EV_ADD always sets udata (FreeBSD: EINVAL, whether the knote exists or not).
+        if kev.flags & (EV_ADD | EV_KEEPUDATA) == EV_ADD | EV_KEEPUDATA {
             return Err(EINVAL);
         }
         FilterState::check(kev.filter)?;
@@ -461,7 +465,10 @@ impl Kqueue {
     ///
     /// The knote's flags were set when it was made: a later EV_ADD changes udata and the
     /// filter's parameters, not EV_ONESHOT, EV_CLEAR, EV_DISPATCH or EV_RECEIPT
-    /// (`kqueue_register` of every BSD).
+    /// (`kqueue_register` of every BSD). EV_FORCEONESHOT on an existing knote is the
+    /// exception: it adds EV_ONESHOT and triggers the knote whatever its filter says, so
+    /// that its next delivery, once it is enabled, reports it and deletes it (FreeBSD;
+    /// on a knote that EV_ADD creates it does nothing, as there).
     fn apply(
         &self,
         mut guard: Locked<'_>,
@@ -472,7 +479,13 @@ impl Kqueue {
     ) {
         let inner = &mut *guard;
         let st = kn.state.access_mut(inner);
-        st.kev.udata = kev.udata;
+        if kev.flags & EV_KEEPUDATA == 0 {
+            st.kev.udata = kev.udata;
+        }
+        if kev.flags & EV_FORCEONESHOT != 0 && !new {
+            st.kev.flags |= EV_ONESHOT;
+            st.status |= KN_ACTIVE | KN_FORCED;
+        }
         let mut active = st.filter.touch(kev, &kn.source, st.kev.flags, new);
         if let (Some((mask, data)), Some(f)) = (polled, st.filter.fd_mut()) {
             f.polled(mask, data);

@@ -41,6 +41,10 @@ pub(crate) const EV_CLEAR: u16 = 0x20;
 pub(crate) const EV_RECEIPT: u16 = 0x40;
 /// Disable after delivery.
 pub(crate) const EV_DISPATCH: u16 = 0x80;
+/// Queue an existing knote as triggered, to be deleted after that delivery (FreeBSD).
+pub(crate) const EV_FORCEONESHOT: u16 = 0x100;
+/// A change without EV_ADD leaves the knote's udata as it is (FreeBSD).
+pub(crate) const EV_KEEPUDATA: u16 = 0x200;
 /// Reserved system flags; ignored on input so returned events can be resubmitted.
 pub(crate) const EV_SYSFLAGS: u16 = 0xf000;
 /// Error entry.
@@ -57,6 +61,8 @@ pub(crate) const EV_VALID: u16 = EV_ADD
     | EV_CLEAR
     | EV_RECEIPT
     | EV_DISPATCH
+    | EV_FORCEONESHOT
+    | EV_KEEPUDATA
     | EV_SYSFLAGS;
 /// Flags that describe a registration (reported back with its events, EV_RECEIPT
 /// included, as FreeBSD and libkqueue keep it).

@@ -8,7 +8,7 @@ use crate::{
     device,
     filter::fd,
     glue::{self, WaitEnd},
-    knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_QUEUED, KN_REQUEUE},
+    knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_FORCED, KN_QUEUED, KN_REQUEUE},
     stackvec::StackVec,
     uapi::{KEvent, EVFILT_WRITE, EV_CLEAR, EV_DISPATCH, EV_ONESHOT},
 };
@@ -161,7 +161,7 @@ impl Kqueue {
             }
             let mut ev = st.kev;
             ev.flags &= !st.filter.hidden_flags();
-            if !st.filter.deliver(&mut ev) {
+            if !st.filter.deliver(&mut ev) && st.status & KN_FORCED == 0 {
                 st.status &= !KN_ACTIVE;
                 Self::put_back(inner, kn, false);
                 continue;
@@ -275,7 +275,8 @@ impl Kqueue {
     }
 
     /// Records what polling descriptor knote `kn` found (`mask`, `data`) in its filter;
-    /// returns its event if it is enabled and its condition holds.
+    /// returns its event if it is enabled and its condition holds (or EV_FORCEONESHOT
+    /// forced it).
     fn polled_event(
         inner: &mut KqInner,
         kn: &Knote,
@@ -288,7 +289,8 @@ impl Kqueue {
         if let Some(f) = st.filter.fd_mut() {
             f.polled(mask, data);
         }
-        (st.status & KN_DISABLED == 0 && st.filter.deliver(&mut ev)).then_some(ev)
+        let ready = st.filter.deliver(&mut ev) || st.status & KN_FORCED != 0;
+        (st.status & KN_DISABLED == 0 && ready).then_some(ev)
     }
 
     /// Phase 2 for a held descriptor knote: (poll mask, data, closed), no lock held.

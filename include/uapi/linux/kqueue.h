@@ -34,6 +34,14 @@ struct kqueue_event {
 	__u64 udata;
 };
 
+/*
+ * kqueue_event.flags takes the EV_* values of libkqueue's <sys/event.h>,
+ * and these beyond them, with FreeBSD's values (spelled as in the library's
+ * header, so that both may be included).
+ */
+#define EV_FORCEONESHOT	0x0100	/* report once now, then delete */
+#define EV_KEEPUDATA	0x0200	/* change leaves udata as it is */
+
 /* Arguments of one kevent() call. */
 struct kqueue_kevent_args {
 	__u32 size;		/* sizeof(struct kqueue_kevent_args) */

@@ -92,6 +92,12 @@ pub const KQUEUE_OPEN_FLAGS: core::ffi::c_int = libc::O_RDWR | libc::O_CLOEXEC;
 pub const EVFILT_LIBKQUEUE: i16 = -12;
 /// `EV_RECEIPT`.
 pub const EV_RECEIPT: u16 = 0x40;
+/// `EV_FORCEONESHOT` (FreeBSD's value; the kernel applies it).
+pub const EV_FORCEONESHOT: u16 = 0x100;
+/// `EV_KEEPUDATA` (FreeBSD's value; the kernel applies it).
+pub const EV_KEEPUDATA: u16 = 0x200;
+/// `KQUEUE_CLOEXEC`, the one flag of kqueuex() (FreeBSD's value).
+pub const KQUEUE_CLOEXEC: core::ffi::c_uint = 0x1;
 /// `EV_ERROR`.
 pub const EV_ERROR: u16 = 0x4000;
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 //! Fork cleanup: a kqueue is not inherited by a child of fork(2) (BSD).
 //!
-//! kqueue() records (fd, st_dev, st_ino) of every descriptor it opens. The
-//! pthread_atfork child handler closes each recorded fd that still refers to
-//! the same file, unless `NOTE_FORK_CLEANUP` turned this off. An fd the user
+//! kqueue() (and kqueuex(), kqueue1()) records (fd, st_dev, st_ino) of every
+//! descriptor it opens. The pthread_atfork child handler closes each
+//! recorded fd that still refers to the same file, unless
+//! `NOTE_FORK_CLEANUP` turned this off. An fd the user
 //! closed and that was reused for another file no longer matches, so it is
 //! left alone; a record is replaced when kqueue() gets the same fd again, so
 //! the registry never holds more records than fd numbers ever used.

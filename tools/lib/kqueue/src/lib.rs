@@ -21,17 +21,57 @@ pub mod translate;
 #[cfg(test)]
 mod tests;
 
-use core::ffi::c_int;
+use core::ffi::{c_int, c_uint};
 
-use abi::{KEvent, KQUEUE_DEVICE, KQUEUE_OPEN_FLAGS};
+use abi::{KEvent, KQUEUE_CLOEXEC, KQUEUE_DEVICE, KQUEUE_OPEN_FLAGS};
 
 /// Creates a kqueue: a new close-on-exec descriptor on `/dev/kqueue`.
 ///
 /// Fails with ENOSYS when the module is not loaded (no `/dev/kqueue`).
 #[unsafe(no_mangle)]
 pub extern "C" fn kqueue() -> c_int {
+    open_kqueue(KQUEUE_OPEN_FLAGS)
+}
+
+/// FreeBSD's kqueuex(): a kqueue whose descriptor is close-on-exec with
+/// `KQUEUE_CLOEXEC`, and not without it. Any other bit is EINVAL, FreeBSD
+/// 15's `KQUEUE_CPONFORK` (2) included: the kqueue is never copied into a
+/// fork child; the library closes it there as for kqueue().
+#[unsafe(no_mangle)]
+pub extern "C" fn kqueuex(flags: c_uint) -> c_int {
+    if flags & !KQUEUE_CLOEXEC != 0 {
+        sys::set_errno(libc::EINVAL);
+        return -1;
+    }
+    let cloexec = if flags & KQUEUE_CLOEXEC != 0 {
+        libc::O_CLOEXEC
+    } else {
+        0
+    };
+    open_kqueue(libc::O_RDWR | cloexec)
+}
+
+/// NetBSD's kqueue1(), as FreeBSD's libc has it: `O_CLOEXEC` makes the
+/// descriptor close-on-exec, `O_NONBLOCK` is accepted and ignored (kevent()
+/// takes its timeout), anything else is EINVAL.
+#[unsafe(no_mangle)]
+pub extern "C" fn kqueue1(flags: c_int) -> c_int {
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
+        sys::set_errno(libc::EINVAL);
+        return -1;
+    }
+    kqueuex(if flags & libc::O_CLOEXEC != 0 {
+        KQUEUE_CLOEXEC
+    } else {
+        0
+    })
+}
+
+/// Opens `/dev/kqueue` with `oflags` and records the descriptor for the
+/// fork cleanup; -1 with errno on failure.
+fn open_kqueue(oflags: c_int) -> c_int {
     // SAFETY: a NUL-terminated path and plain flags.
-    let open = || unsafe { libc::open(KQUEUE_DEVICE.as_ptr(), KQUEUE_OPEN_FLAGS) };
+    let open = || unsafe { libc::open(KQUEUE_DEVICE.as_ptr(), oflags) };
     match fork::open_tracked(open) {
         Ok(fd) => fd,
         Err(e) => {

@@ -82,6 +82,14 @@ const CONTRACT: &[(&str, i64)] = &[
     ("LIBKQUEUE", 1),
 ];
 
+/// Constants beyond libkqueue's header, with FreeBSD's values; none may
+/// collide with a flag of the contract's table.
+const EXTENSIONS: &[(&str, i64)] = &[
+    ("EV_FORCEONESHOT", 0x100),
+    ("EV_KEEPUDATA", 0x200),
+    ("KQUEUE_CLOEXEC", 0x1),
+];
+
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -92,6 +100,11 @@ fn header() -> PathBuf {
 
 fn contract() -> BTreeMap<String, i64> {
     CONTRACT.iter().map(|&(n, v)| (n.to_string(), v)).collect()
+}
+
+/// The contract's constants and the extensions.
+fn all_constants() -> impl Iterator<Item = &'static (&'static str, i64)> {
+    CONTRACT.iter().chain(EXTENSIONS)
 }
 
 /// Parses a value such as `0x0040`, `(-12)` or `12`.
@@ -136,16 +149,43 @@ fn header_defines() -> BTreeMap<String, i64> {
 #[test]
 fn header_defines_exactly_the_contract_constants() {
     let defs = header_defines();
-    let want = contract();
+    let want: BTreeMap<_, _> = all_constants().map(|&(n, v)| (n.to_string(), v)).collect();
     for (name, v) in &want {
         assert_eq!(defs.get(name), Some(v), "{name} in the header");
     }
     let extra: Vec<_> = defs.keys().filter(|n| !want.contains_key(*n)).collect();
     assert!(
         extra.is_empty(),
-        "header defines more than the contract: {extra:?}"
+        "header defines more than the contract and its extensions: {extra:?}"
     );
-    assert!(!defs.contains_key("EV_FORCEONESHOT") && !defs.contains_key("EV_KEEPUDATA"));
+    // FreeBSD 15's KQUEUE_CPONFORK is not supported: programs test for it.
+    assert!(!defs.contains_key("KQUEUE_CPONFORK"));
+}
+
+#[test]
+fn extension_flags_do_not_collide() {
+    let c = contract();
+    let taken = [
+        "EV_ADD",
+        "EV_DELETE",
+        "EV_ENABLE",
+        "EV_DISABLE",
+        "EV_ONESHOT",
+        "EV_CLEAR",
+    ]
+    .into_iter()
+    .chain([
+        "EV_RECEIPT",
+        "EV_DISPATCH",
+        "EV_SYSFLAGS",
+        "EV_FLAG1",
+        "EV_ERROR",
+    ])
+    .chain(["EV_EOF"])
+    .fold(0, |acc, n| acc | c[n]);
+    let ext = abi::EV_FORCEONESHOT | abi::EV_KEEPUDATA;
+    assert_eq!(i64::from(ext) & taken, 0);
+    assert_eq!(abi::EV_FORCEONESHOT & abi::EV_KEEPUDATA, 0);
 }
 
 #[test]
@@ -154,6 +194,13 @@ fn rust_constants_match_the_contract() {
     assert_eq!(abi::EVFILT_LIBKQUEUE as i64, c["EVFILT_LIBKQUEUE"]);
     assert_eq!(abi::EV_RECEIPT as i64, c["EV_RECEIPT"]);
     assert_eq!(abi::EV_ERROR as i64, c["EV_ERROR"]);
+    for (name, v) in [
+        ("EV_FORCEONESHOT", i64::from(abi::EV_FORCEONESHOT)),
+        ("EV_KEEPUDATA", i64::from(abi::EV_KEEPUDATA)),
+        ("KQUEUE_CLOEXEC", i64::from(abi::KQUEUE_CLOEXEC)),
+    ] {
+        assert!(EXTENSIONS.contains(&(name, v)), "{name}");
+    }
     for (name, v) in [
         ("NOTE_VERSION", abi::NOTE_VERSION),
         ("NOTE_VERSION_STR", abi::NOTE_VERSION_STR),
@@ -245,13 +292,14 @@ fn header_checks() -> String {
          int (*p_kqueue)(void) = kqueue;\n\
          int (*p_kevent)(int, const struct kevent *, int, struct kevent *, int,\n\
                          const struct timespec *) = kevent;\n\
-         void (*p_drain)(void) = libkqueue_drain_pending_close;\n",
+         void (*p_drain)(void) = libkqueue_drain_pending_close;\n\
+         int (*p_kqueuex)(unsigned int) = kqueuex;\n\
+         int (*p_kqueue1)(int) = kqueue1;\n",
     );
-    for (name, v) in CONTRACT {
+    for (name, v) in all_constants() {
         s += &format!("SA((long long){name} == {v}LL, \"{name}\");\n");
     }
-    s += "#ifdef EV_FORCEONESHOT\n#error EV_FORCEONESHOT\n#endif\n";
-    s += "#ifdef EV_KEEPUDATA\n#error EV_KEEPUDATA\n#endif\n";
+    s += "#ifdef KQUEUE_CPONFORK\n#error KQUEUE_CPONFORK\n#endif\n";
     s
 }
 
@@ -343,6 +391,65 @@ fn kqueue_without_module_is_enosys() {
         unsafe { libc::close(fd) };
     } else {
         assert_eq!((fd, crate::sys::errno()), (-1, libc::ENOSYS));
+    }
+}
+
+/// kqueuex() and kqueue1(): the flags each accepts, and close-on-exec as
+/// they ask (with the module loaded), or ENOSYS (without).
+#[test]
+fn kqueuex_and_kqueue1_flags() {
+    let present = Path::new("/dev/kqueue").exists();
+    /// A call, and the close-on-exec it must give (None: EINVAL).
+    type Call = (&'static str, fn() -> libc::c_int, Option<bool>);
+    let calls: [Call; 9] = [
+        ("kqueuex(0)", || crate::kqueuex(0), Some(false)),
+        ("kqueuex(CLOEXEC)", || crate::kqueuex(1), Some(true)),
+        ("kqueuex(CPONFORK)", || crate::kqueuex(2), None),
+        ("kqueuex(CLOEXEC|CPONFORK)", || crate::kqueuex(3), None),
+        ("kqueuex(0x100)", || crate::kqueuex(0x100), None),
+        ("kqueue1(0)", || crate::kqueue1(0), Some(false)),
+        (
+            "kqueue1(O_CLOEXEC)",
+            || crate::kqueue1(libc::O_CLOEXEC),
+            Some(true),
+        ),
+        (
+            "kqueue1(O_NONBLOCK)",
+            || crate::kqueue1(libc::O_NONBLOCK),
+            Some(false),
+        ),
+        (
+            "kqueue1(O_CLOEXEC|O_APPEND)",
+            || crate::kqueue1(libc::O_CLOEXEC | libc::O_APPEND),
+            None,
+        ),
+    ];
+    for (what, call, cloexec) in calls {
+        crate::sys::set_errno(0);
+        let fd = call();
+        let errno = crate::sys::errno();
+        match (cloexec, present) {
+            (None, _) => assert_eq!((fd, errno), (-1, libc::EINVAL), "{what}"),
+            (Some(_), false) => assert_eq!((fd, errno), (-1, libc::ENOSYS), "{what}"),
+            (Some(cloexec), true) => {
+                assert!(fd >= 0, "{what}: errno {errno}");
+                // SAFETY: F_GETFD/F_GETFL on our descriptor, then close it.
+                let (fdflags, flflags) = unsafe {
+                    (
+                        libc::fcntl(fd, libc::F_GETFD),
+                        libc::fcntl(fd, libc::F_GETFL),
+                    )
+                };
+                // SAFETY: our descriptor.
+                unsafe { libc::close(fd) };
+                assert_eq!(fdflags == libc::FD_CLOEXEC, cloexec, "{what}");
+                assert_eq!(
+                    flflags & libc::O_NONBLOCK,
+                    0,
+                    "{what}: O_NONBLOCK is ignored"
+                );
+            }
+        }
     }
 }
 

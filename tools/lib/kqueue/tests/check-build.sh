@@ -22,7 +22,7 @@ expect() {
 	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: want [$2] got [$3]"; fi
 }
 
-exports="kevent kqueue libkqueue_drain_pending_close"
+exports="kevent kqueue kqueue1 kqueuex libkqueue_drain_pending_close"
 so=$out/libkqueue.so.0
 a=$out/libkqueue.a
 

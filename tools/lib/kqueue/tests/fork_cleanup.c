@@ -44,6 +44,22 @@ int main(void)
 	CHECK(kevent(kq, (struct kevent *)1, 1, NULL, 0, NULL) == -1 &&
 	      errno == EBADF);
 
+	/* kqueuex() and kqueue1() descriptors are closed in the child too. */
+	{
+		int x0 = kqueuex(0), xc = kqueuex(KQUEUE_CLOEXEC);
+		int k0 = kqueue1(0), kc = kqueue1(O_CLOEXEC | O_NONBLOCK);
+
+		CHECK(x0 >= 0 && xc >= 0 && k0 >= 0 && kc >= 0);
+		CHECK(fcntl(x0, F_GETFD) == 0 && fcntl(k0, F_GETFD) == 0);
+		CHECK(fcntl(xc, F_GETFD) == FD_CLOEXEC && fcntl(kc, F_GETFD) == FD_CLOEXEC);
+		CHECK(open_in_child(x0) == 0 && open_in_child(xc) == 0);
+		CHECK(open_in_child(k0) == 0 && open_in_child(kc) == 0);
+		close(x0);
+		close(xc);
+		close(k0);
+		close(kc);
+	}
+
 	/* The user closes kq and the number is reused: never closed. */
 	CHECK(pipe(p) == 0);
 	CHECK(dup2(p[0], kq) == kq);

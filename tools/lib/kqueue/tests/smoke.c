@@ -18,6 +18,10 @@ static void without_module(void)
 {
 	errno = 0;
 	CHECK(kqueue() == -1 && errno == ENOSYS);
+	errno = 0;
+	CHECK(kqueuex(KQUEUE_CLOEXEC) == -1 && errno == ENOSYS);
+	errno = 0;
+	CHECK(kqueue1(O_CLOEXEC) == -1 && errno == ENOSYS);
 }
 
 static void with_module(void)
@@ -51,6 +55,15 @@ static void with_module(void)
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid &&
 	      WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	close(kq);
+
+	kq = kqueuex(KQUEUE_CLOEXEC);
+	CHECK(kq >= 0 && fcntl(kq, F_GETFD) == FD_CLOEXEC);
+	EV_SET(&ch[0], 1, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, NULL);
+	EV_SET(&ch[1], 1, EVFILT_USER, EV_FORCEONESHOT | EV_KEEPUDATA, 0, 0, ch);
+	CHECK(kevent(kq, ch, 2, ev, 2, &zero) == 1 && ev[0].ident == 1 &&
+	      ev[0].flags == (EV_ADD | EV_ONESHOT) && ev[0].udata == NULL);
+	CHECK(kevent(kq, NULL, 0, ev, 2, &zero) == 0);
+	close(kq);
 }
 
 int main(void)
@@ -71,6 +84,11 @@ int main(void)
 	CHECK(kevent(-1, (struct kevent *)1, 1, &kev, 1, NULL) == -1 &&
 	      errno == EBADF);
 	libkqueue_drain_pending_close();
+	/* FreeBSD 15's KQUEUE_CPONFORK (2) is not supported, nor other bits. */
+	errno = 0;
+	CHECK(kqueuex(2) == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(kqueue1(O_APPEND) == -1 && errno == EINVAL);
 
 	if (access("/dev/kqueue", F_OK) == 0)
 		with_module();

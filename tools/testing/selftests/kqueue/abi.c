@@ -102,6 +102,20 @@ TEST(flag_values)
 	ASSERT_EQ(0x8000, EV_EOF);
 }
 
+/* Beyond libkqueue's header, FreeBSD's values; the uapi header agrees. */
+TEST(extension_values)
+{
+	ASSERT_EQ(0x100, EV_FORCEONESHOT);
+	ASSERT_EQ(0x200, EV_KEEPUDATA);
+	ASSERT_EQ(0, (EV_FORCEONESHOT | EV_KEEPUDATA) &
+		     (EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | EV_ONESHOT | EV_CLEAR |
+		      EV_RECEIPT | EV_DISPATCH | EV_SYSFLAGS | EV_ERROR | EV_EOF));
+	ASSERT_EQ(0x1, KQUEUE_CLOEXEC);
+#ifdef KQUEUE_CPONFORK
+	ASSERT_TRUE(0) TH_LOG("KQUEUE_CPONFORK is defined but not supported");
+#endif
+}
+
 TEST(note_values)
 {
 	/* USER */

@@ -376,4 +376,58 @@ TEST(libkqueue_change_with_pending_event)
 	close(kq);
 }
 
+/*
+ * kqueuex() and kqueue1() (FreeBSD, NetBSD): close-on-exec only as asked,
+ * O_NONBLOCK accepted and ignored, other flags EINVAL (FreeBSD 15's
+ * KQUEUE_CPONFORK, 2, included); the kqueue works like any other.
+ */
+TEST(kqueuex_and_kqueue1_flags)
+{
+	static const struct { int x, flags, cloexec; } calls[] = {
+		{ 1, 0, 0 },
+		{ 1, KQUEUE_CLOEXEC, FD_CLOEXEC },
+		{ 0, 0, 0 },
+		{ 0, O_CLOEXEC, FD_CLOEXEC },
+		{ 0, O_NONBLOCK, 0 },
+		{ 0, O_CLOEXEC | O_NONBLOCK, FD_CLOEXEC },
+	};
+	unsigned int i;
+	int kq;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		kq = calls[i].x ? kqueuex(calls[i].flags) : kqueue1(calls[i].flags);
+		ASSERT_LE(0, kq) TH_LOG("call %u: %s", i, strerror(errno));
+		ASSERT_EQ(calls[i].cloexec, fcntl(kq, F_GETFD)) TH_LOG("call %u", i);
+		ASSERT_EQ(O_RDWR, fcntl(kq, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) TH_LOG("call %u", i);
+		kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, U(i)));
+		ASSERT_ONE_EVENT(kq, user_ev(1, EV_ADD, 0, 0, U(i)));
+		close(kq);
+	}
+	errno = 0;
+	ASSERT_FAILS(EINVAL, kqueuex(2));
+	ASSERT_FAILS(EINVAL, kqueuex(KQUEUE_CLOEXEC | 2));
+	ASSERT_FAILS(EINVAL, kqueuex(0x80000000u));
+	ASSERT_FAILS(EINVAL, kqueue1(O_APPEND));
+	ASSERT_FAILS(EINVAL, kqueue1(O_CLOEXEC | O_DIRECTORY));
+	ASSERT_FAILS(EINVAL, kqueue1(-1));
+}
+
+/* Their descriptors are closed in a fork child as kqueue()'s are. */
+TEST(kqueuex_and_kqueue1_child_copies_closed)
+{
+	int kqs[4] = { kqueuex(0), kqueuex(KQUEUE_CLOEXEC), kqueue1(0), kqueue1(O_CLOEXEC) };
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		ASSERT_LE(0, kqs[i]) TH_LOG("kqueue %u: %s", i, strerror(errno));
+		ASSERT_CHILD_OK(child_fd_closed, &kqs[i]);
+	}
+	/* NOTE_FORK_CLEANUP 0 keeps them, as for kqueue(). */
+	set_fork_cleanup(_metadata, kqs[0], 0);
+	ASSERT_CHILD_OK(child_fd_open, &kqs[1]);
+	ASSERT_CHILD_OK(child_fd_open, &kqs[3]);
+	for (i = 0; i < 4; i++)
+		close(kqs[i]);
+}
+
 TEST_HARNESS_MAIN

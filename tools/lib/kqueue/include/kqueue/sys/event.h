@@ -2,7 +2,8 @@
 /*
  * <sys/event.h> of the kqueue-for-Linux library: the same API and ABI as
  * libkqueue's header, so programs built against libkqueue build and run
- * unchanged against libkqueue.so.0 on top of /dev/kqueue.
+ * unchanged against libkqueue.so.0 on top of /dev/kqueue.  Beyond it, with
+ * FreeBSD's values: EV_FORCEONESHOT, EV_KEEPUDATA, kqueuex() and kqueue1().
  *
  * Installed as <includedir>/kqueue/sys/event.h; use
  * `pkg-config --cflags libkqueue` (-I<includedir>/kqueue).
@@ -60,6 +61,8 @@ struct kevent {
 #define EV_DELETE	0x0002	/* delete event from kq */
 #define EV_ENABLE	0x0004	/* enable event */
 #define EV_DISABLE	0x0008	/* disable event (not reported) */
+#define EV_FORCEONESHOT	0x0100	/* report once now, then delete */
+#define EV_KEEPUDATA	0x0200	/* change leaves udata as it is */
 
 /* Flags. */
 #define EV_ONESHOT	0x0010	/* only report one occurrence */
@@ -127,10 +130,15 @@ struct kevent {
 #define NOTE_DEBUG_FUNC		7	/* accepted, no effect */
 #define NOTE_FILE_POLL_INTERVAL	8	/* accepted, no effect */
 
+/* kqueuex() flags. */
+#define KQUEUE_CLOEXEC	0x00000001	/* descriptor is close-on-exec */
+
 /* Strict C89/C99 modes have no struct timespec in <time.h>. */
 struct timespec;
 
 int kqueue(void);
+int kqueuex(unsigned int flags);
+int kqueue1(int flags);
 int kevent(int kq, const struct kevent *changelist, int nchanges,
 	   struct kevent *eventlist, int nevents,
 	   const struct timespec *timeout);
