@@ -55,10 +55,6 @@ const CONTRACT: &[(&str, i64)] = &[
     ("NOTE_RENAME", 0x20),
     ("NOTE_REVOKE", 0x40),
     ("NOTE_TRUNCATE", 0x80),
-    ("NOTE_CLOSE", 0x100),
-    ("NOTE_CLOSE_WRITE", 0x200),
-    ("NOTE_READ", 0x400),
-    ("NOTE_OPEN", 0x800),
     ("NOTE_EXIT", 0x80000000),
     ("NOTE_FORK", 0x40000000),
     ("NOTE_EXEC", 0x20000000),
@@ -88,6 +84,10 @@ const EXTENSIONS: &[(&str, i64)] = &[
     ("EV_FORCEONESHOT", 0x100),
     ("EV_KEEPUDATA", 0x200),
     ("KQUEUE_CLOEXEC", 0x1),
+    ("NOTE_CLOSE", 0x100),
+    ("NOTE_CLOSE_WRITE", 0x200),
+    ("NOTE_READ", 0x400),
+    ("NOTE_OPEN", 0x800),
 ];
 
 fn crate_dir() -> PathBuf {
