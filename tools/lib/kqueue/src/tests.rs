@@ -78,8 +78,9 @@ const CONTRACT: &[(&str, i64)] = &[
     ("LIBKQUEUE", 1),
 ];
 
-/// Constants beyond libkqueue's header, with FreeBSD's values; none may
-/// collide with a flag of the contract's table.
+/// Constants beyond libkqueue's header, with FreeBSD's values where libkqueue
+/// does not use them (NOTE_OPEN: FreeBSD's 0x80 is libkqueue's NOTE_TRUNCATE);
+/// none may collide with a flag of the contract's table.
 const EXTENSIONS: &[(&str, i64)] = &[
     ("EV_FORCEONESHOT", 0x100),
     ("EV_KEEPUDATA", 0x200),
