@@ -3,6 +3,7 @@
 //! The unsafe edge towards C: an irq-safe spinlock backend and a wait queue
 //! with nanosecond timeouts, built on the helpers in `helpers.c`.
 
+use crate::filter::fd::Side;
 use core::{marker::PhantomPinned, pin::Pin};
 use kernel::{
     bindings,
@@ -31,13 +32,14 @@ extern "C" {
         level: *mut i32,
     );
     fn kq_fd_stale(owner: usize, fd: u32, file: *mut c_void) -> bool;
-    fn kq_file_data(file: *mut c_void, write: bool, err: *mut i32) -> i64;
+    fn kq_file_data(file: *mut c_void, side: u32, err: *mut i32) -> i64;
+    fn kq_fd_filter_check(file: *mut c_void, side: u32) -> i32;
     fn kq_current_files() -> usize;
     fn kq_poll_held(
         owner: usize,
         fd: u32,
         file: *mut c_void,
-        write: bool,
+        side: u32,
         data: *mut i64,
         err: *mut i32,
     ) -> i32;
@@ -383,14 +385,28 @@ pub(crate) fn fd_stale(owner: usize, fd: u64, file: &kernel::fs::File) -> bool {
     }
 }
 
-/// EVFILT_READ (`write`: EVFILT_WRITE) data of `file` where the kernel can tell: bytes to
-/// EOF for a regular file, buffered bytes (or room) for a pipe, FIFO or socket, the accept
-/// queue of a listening socket; and a socket's pending error. May sleep.
-pub(crate) fn file_data(file: &kernel::fs::File, write: bool) -> (Option<i64>, u32) {
+/// The data of a descriptor knote watching `side` of `file` where the kernel can tell.
+/// EVFILT_READ (EVFILT_WRITE): bytes to EOF for a regular file, buffered bytes (or room)
+/// for a pipe, FIFO or socket, the accept queue of a listening socket; and a socket's
+/// pending error. EVFILT_EMPTY: bytes not drained yet, and non-zero for a pipe without
+/// readers. EVFILT_EXCEPT: bytes before the urgent mark of a TCP socket. May sleep.
+pub(crate) fn file_data(file: &kernel::fs::File, side: Side) -> (Option<i64>, u32) {
     let mut err = 0i32;
     // SAFETY: `file` is a live file; called in process context without spinlocks.
-    let data = unsafe { kq_file_data(file.as_ptr().cast(), write, &mut err) };
+    let data = unsafe { kq_file_data(file.as_ptr().cast(), side as u32, &mut err) };
     ((data >= 0).then_some(data), err.unsigned_abs())
+}
+
+/// Whether `file` has the `side` a descriptor filter watches (EINVAL otherwise, as
+/// FreeBSD's kqfilter methods answer): EVFILT_EMPTY takes the writable end of a pipe
+/// or FIFO and TCP, UDP and AF_UNIX sockets, EVFILT_EXCEPT any socket.
+pub(crate) fn fd_filter_check(file: &kernel::fs::File, side: Side) -> Result {
+    // SAFETY: `file` is a live file; this only reads its type.
+    let r = unsafe { kq_fd_filter_check(file.as_ptr().cast(), side as u32) };
+    if r < 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
 }
 
 /// What polling a held descriptor knote finds, in one call: `None` if descriptor `fd`
@@ -400,12 +416,21 @@ pub(crate) fn poll_held(
     owner: usize,
     fd: u64,
     file: &kernel::fs::File,
-    write: bool,
+    side: Side,
 ) -> Option<(u32, Option<i64>, u32)> {
     let fd = u32::try_from(fd).ok()?;
     let (mut data, mut err) = (0i64, 0i32);
     // SAFETY: `file` is a live file; called in process context without spinlocks.
-    let mask = unsafe { kq_poll_held(owner, fd, file.as_ptr().cast(), write, &mut data, &mut err) };
+    let mask = unsafe {
+        kq_poll_held(
+            owner,
+            fd,
+            file.as_ptr().cast(),
+            side as u32,
+            &mut data,
+            &mut err,
+        )
+    };
     let mask = u32::try_from(mask).ok()?;
     Some((mask, (data >= 0).then_some(data), err.unsigned_abs()))
 }

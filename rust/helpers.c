@@ -291,16 +291,154 @@ static long long kq_eventfd_count(struct file *file)
 #endif
 }
 
+bool kq_file_is_pipe(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	return S_ISFIFO(inode->i_mode) && inode->i_pipe;
+}
+
 /*
- * EVFILT_READ (or, with @write, EVFILT_WRITE) data of @file where the kernel
- * can tell: -1 otherwise. May sleep (pipe mutex).
+ * Whether @file has the side a descriptor filter watches: 0, or -EINVAL
+ * (what FreeBSD's kqfilter methods answer for a filter a file lacks).
+ * READ and WRITE: any file. EMPTY: a pipe or FIFO open for writing, a TCP,
+ * UDP or AF_UNIX socket (those whose draining wakes their wait queue or is
+ * watched otherwise, see kq_empty_data). EXCEPT: any socket.
  */
-static __always_inline long long __kq_file_data(struct file *file, bool write, int *err)
+int kq_fd_filter_check(struct file *file, unsigned int side)
+{
+	struct socket *sock;
+	struct sock *sk;
+
+	if (side == KQ_READ || side == KQ_WRITE)
+		return 0;
+	if (side == KQ_EMPTY && kq_file_is_pipe(file))
+		return (file->f_mode & FMODE_WRITE) ? 0 : -EINVAL;
+	sock = sock_from_file(file);
+	sk = sock ? sock->sk : NULL;
+	if (!sk)
+		return -EINVAL;
+	if (side == KQ_EXCEPT)
+		return 0;
+	if (sk->sk_family == AF_UNIX)
+		return 0;
+#if IS_ENABLED(CONFIG_INET)
+	if (sk_is_tcp(sk) || sk_is_udp(sk))
+		return 0;
+#endif
+	return -EINVAL;
+}
+
+#if IS_ENABLED(CONFIG_INET)
+/* TCP bytes not acknowledged yet (SIOCOUTQ); none while listening, connecting or closed. */
+static long long kq_tcp_unacked(struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	switch (READ_ONCE(sk->sk_state)) {
+	case TCP_LISTEN:
+	case TCP_SYN_SENT:
+	case TCP_SYN_RECV:
+	case TCP_CLOSE:
+		/* closed: a reset purged the queue (FreeBSD drops it at disconnect) */
+		return 0;
+	}
+	return (u32)(READ_ONCE(tp->write_seq) - READ_ONCE(tp->snd_una));
+}
+#endif
+
+/*
+ * EVFILT_EMPTY data of @file: bytes on its write side not drained yet, -1
+ * if it has none (kq_fd_filter_check refused it). *err = 1 if a pipe has
+ * no reader left, which will never drain it.
+ *
+ * A pipe: bytes not read. The reader that empties a pipe wakes its writers
+ * only if the pipe was full: the knote also watches the pipe's reads through
+ * fsnotify (Source::PipeRead), and this runs after the read that fired it.
+ *
+ * TCP: bytes not acknowledged (FreeBSD's send buffer keeps them until then).
+ * An ACK wakes the writers only if one asked for room (tcp_check_space()):
+ * ask the same way tcp_poll() does, SOCK_NOSPACE and a full barrier before
+ * the second look, paired with the one in tcp_check_space() after snd_una
+ * moved. The wake-up clears the bit; the scan it causes sets it again while
+ * bytes remain.
+ *
+ * Other sockets: bytes charged to the send buffer, i.e. not consumed by the
+ * peer yet (AF_UNIX) or not transmitted yet (UDP), whose release wakes the
+ * writers (sock_wfree()). sock_wfree() keeps one unit of the charge until
+ * after that wake-up, so less than one sk_buff's worth counts as nothing.
+ */
+static long long kq_empty_data(struct file *file, int *err)
 {
 	struct inode *inode = file_inode(file);
 	struct socket *sock;
+	struct sock *sk;
+	long long n;
+
+	if (S_ISFIFO(inode->i_mode) && inode->i_pipe) {
+		*err = !READ_ONCE(inode->i_pipe->readers);
+		return kq_pipe_data(inode->i_pipe, false);
+	}
+	sock = sock_from_file(file);
+	sk = sock ? sock->sk : NULL;
+	if (!sk)
+		return -1;
+#if IS_ENABLED(CONFIG_INET)
+	if (sk_is_tcp(sk)) {
+		n = kq_tcp_unacked(sk);
+		if (n) {
+			set_bit(SOCK_NOSPACE, &sock->flags);
+			smp_mb__after_atomic();
+			n = kq_tcp_unacked(sk);
+		}
+		return n;
+	}
+#endif
+	n = refcount_read(&sk->sk_wmem_alloc) - 1;
+	return n < (long long)sizeof(struct sk_buff) ? 0 : n;
+}
+
+/*
+ * EVFILT_EXCEPT data of @file: on TCP with urgent data pending, the bytes
+ * of ordinary data before its mark (0 at the mark, BSD's so_oobmark); 0
+ * otherwise; -1 for no socket.
+ */
+static long long kq_except_data(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+	struct sock *sk = sock ? sock->sk : NULL;
+
+	if (!sk)
+		return -1;
+#if IS_ENABLED(CONFIG_INET)
+	if (sk_is_tcp(sk)) {
+		const struct tcp_sock *tp = tcp_sk(sk);
+		s32 before;
+
+		if (!(READ_ONCE(tp->urg_data) & TCP_URG_VALID))
+			return 0;
+		before = READ_ONCE(tp->urg_seq) - READ_ONCE(tp->copied_seq);
+		return max(before, 0);
+	}
+#endif
+	return 0;
+}
+
+/*
+ * The data of a descriptor knote on @file watching @side (enum kq_side)
+ * where the kernel can tell, -1 otherwise: READ and WRITE as FreeBSD's
+ * filters measure it (kq_pipe_data, kq_sock_data, ...), EMPTY and EXCEPT
+ * as kq_empty_data and kq_except_data. May sleep (pipe mutex).
+ */
+static __always_inline long long __kq_file_data(struct file *file, unsigned int side, int *err)
+{
+	struct inode *inode = file_inode(file);
+	struct socket *sock;
+	bool write = side == KQ_WRITE;
 
 	*err = 0;
+	if (unlikely(side > KQ_WRITE))
+		return side == KQ_EMPTY ? kq_empty_data(file, err) : kq_except_data(file);
 	if (S_ISREG(inode->i_mode))
 		return write ? -1 : i_size_read(inode) - READ_ONCE(file->f_pos);
 	if (S_ISFIFO(inode->i_mode) && inode->i_pipe)
@@ -314,23 +452,23 @@ static __always_inline long long __kq_file_data(struct file *file, bool write, i
 }
 
 /* __kq_file_data() out of line, for measuring outside a scan. */
-long long kq_file_data(struct file *file, bool write, int *err)
+long long kq_file_data(struct file *file, unsigned int side, int *err)
 {
-	return __kq_file_data(file, write, err);
+	return __kq_file_data(file, side, err);
 }
 
 /*
  * Phase 2 of a scan for a descriptor knote, in one call: -1 if descriptor
  * @fd of fd table @owner no longer names @file (only the owner's threads can
  * tell; other tasks go on), else @file's poll mask, with its data in *data
- * (-1: unknown) and a pending socket error in *err, as kq_file_data.
+ * (-1: unknown) and *err as kq_file_data.
  */
-int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
+int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, unsigned int side,
 		 long long *data, int *err)
 {
 	if (kq_fd_stale(owner, fd, file))
 		return -1;
-	*data = __kq_file_data(file, write, err);
+	*data = __kq_file_data(file, side, err);
 	return vfs_poll(file, NULL);
 }
 
@@ -526,6 +664,27 @@ int kq_vnode_attach(struct kq_vnode *v, struct file *file, void *kn)
 	/* Files and directories only: a pipe or socket is EINVAL (FreeBSD, libkqueue) */
 	if (!S_ISREG(inode->i_mode) && !S_ISDIR(inode->i_mode))
 		return -EINVAL;
+	v->inode = inode;
+	v->nlink = READ_ONCE(inode->i_nlink);
+	v->size = i_size_read(inode);
+	v->kn = kn;
+	return fsnotify_add_inode_mark(&v->mark, inode, 0);
+}
+
+/*
+ * Watch the reads of pipe or FIFO @file for EVFILT_EMPTY knote @kn: the
+ * same mark, asking for FS_ACCESS only (read(2), readv, splice, io_uring
+ * reads all send it once the data is consumed; pipes keep these legacy
+ * events, see create_pipe_files()).
+ */
+int kq_vnode_attach_pipe(struct kq_vnode *v, struct file *file, void *kn)
+{
+	struct inode *inode = file_inode(file);
+
+	if (!kq_file_is_pipe(file))
+		return -EINVAL;
+	v->mark.mask = FS_ACCESS;
+	v->access = FS_ACCESS;
 	v->inode = inode;
 	v->nlink = READ_ONCE(inode->i_nlink);
 	v->size = i_size_read(inode);

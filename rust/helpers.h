@@ -23,9 +23,13 @@ void kq_wait_pollfree(struct wait_queue_entry *entry, struct wait_queue_head **h
 void kq_wait_remove(struct wait_queue_entry *entry, struct wait_queue_head **headp);
 void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, int *level);
 bool kq_fd_stale(unsigned long owner, unsigned int fd, struct file *file);
-long long kq_file_data(struct file *file, bool write, int *err);
+/* What kq_file_data() measures: the side a descriptor filter watches (fd.rs Side). */
+enum kq_side { KQ_READ, KQ_WRITE, KQ_EMPTY, KQ_EXCEPT };
+long long kq_file_data(struct file *file, unsigned int side, int *err);
+int kq_fd_filter_check(struct file *file, unsigned int side);
+bool kq_file_is_pipe(struct file *file);
 unsigned long kq_current_files(void);
-int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, bool write,
+int kq_poll_held(unsigned long owner, unsigned int fd, struct file *file, unsigned int side,
 		 long long *data, int *err);
 unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsigned int from,
 			    unsigned long *gone);
@@ -45,6 +49,7 @@ int kq_vnode_init(kq_vnode_event_fn report);
 void kq_vnode_exit(void);
 struct kq_vnode *kq_vnode_new(void);
 int kq_vnode_attach(struct kq_vnode *v, struct file *file, void *kn);
+int kq_vnode_attach_pipe(struct kq_vnode *v, struct file *file, void *kn);
 void kq_vnode_detach(struct kq_vnode *v);
 void kq_vnode_ask(struct kq_vnode *v, u32 access);
 void kq_vnode_put(struct kq_vnode *v);

@@ -324,13 +324,22 @@ impl Kqueue {
         let Some(file) = &n.knote.file else {
             return Ok(());
         };
-        let mask = self.attach(&n.knote, file)?;
-        // `data` is measured again at delivery; now it only matters for a low-water mark.
-        let data = if kev.fflags & NOTE_LOWAT != 0 {
-            measure(file, kev.filter)
-        } else {
-            fd::Measure::NONE
-        };
+        let side = fd::Side::of(kev.filter);
+        glue::fd_filter_check(file, side)?;
+        // A pipe's EMPTY knote also watches its reads: before the measure below, so that
+        // a read after it is seen.
+        n.knote.source.attach(&n.knote)?;
+        let mask = self
+            .attach(&n.knote, file)
+            .inspect_err(|_| n.knote.source.detach(&n.knote))?;
+        // `data` is measured again at delivery; for READ and WRITE it matters now only for
+        // a low-water mark, EMPTY and EXCEPT are decided by it.
+        let data =
+            if kev.fflags & NOTE_LOWAT != 0 || !matches!(side, fd::Side::Read | fd::Side::Write) {
+                measure(file, kev.filter)
+            } else {
+                fd::Measure::NONE
+            };
         n.polled = Some((mask, data));
         Ok(())
     }
@@ -359,7 +368,7 @@ impl Kqueue {
         let mut fds = core::mem::take(&mut inner.fds);
         fds.closed(first, |fd| {
             let mut remain = false;
-            for filter in [EVFILT_READ, EVFILT_WRITE] {
+            for filter in [EVFILT_READ, EVFILT_WRITE, EVFILT_EMPTY, EVFILT_EXCEPT] {
                 let key = KnoteKey::new(fd as u64, filter);
                 let Some(kn) = inner.knotes.get(&key).cloned() else {
                     continue;
@@ -935,7 +944,7 @@ fn measure(file: &File, filter: i16) -> fd::Measure {
             error: 0,
         };
     }
-    let (data, error) = glue::file_data(file, filter == EVFILT_WRITE);
+    let (data, error) = glue::file_data(file, fd::Side::of(filter));
     fd::Measure { data, error }
 }
 
@@ -957,12 +966,12 @@ struct NewKnote {
 impl NewKnote {
     fn alloc(kq: &Kqueue, kev: &KEvent) -> Result<Self> {
         let filter = FilterState::new(kev)?;
-        let source = crate::filter::Source::new(kev)?;
         let file = if FilterState::on_fd(kev.filter) {
             Some(fd::fget(kev.ident)?)
         } else {
             None
         };
+        let source = crate::filter::Source::new(kev, file.as_deref())?;
         kq.charge.charge(kq.max_knotes)?;
         let state = KnoteState {
             kev: KEvent {
@@ -998,6 +1007,7 @@ impl NewKnote {
     fn cancel(self, kq: &Kqueue) {
         if self.polled.is_some() {
             self.knote.hook.detach();
+            self.knote.source.detach(&self.knote);
             if let Some(child) = Kqueue::nested_child(&self.knote) {
                 nest::unlink(kq, child);
             }

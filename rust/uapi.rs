@@ -14,7 +14,7 @@ pub(crate) const EVFILT_READ: i16 = -1;
 pub(crate) const EVFILT_WRITE: i16 = -2;
 /// EVFILT_PROC.
 pub(crate) const EVFILT_PROC: i16 = -5;
-/// EVFILT_LIBKQUEUE, the most negative defined filter (answered by the library).
+/// EVFILT_LIBKQUEUE, the last of libkqueue's filters (answered by the library).
 pub(crate) const EVFILT_LIBKQUEUE: i16 = -12;
 /// EVFILT_USER.
 pub(crate) const EVFILT_USER: i16 = -11;
@@ -24,6 +24,10 @@ pub(crate) const EVFILT_TIMER: i16 = -7;
 pub(crate) const EVFILT_VNODE: i16 = -4;
 /// EVFILT_SIGNAL.
 pub(crate) const EVFILT_SIGNAL: i16 = -6;
+/// EVFILT_EMPTY (FreeBSD's value; not in libkqueue): a descriptor's write side is empty.
+pub(crate) const EVFILT_EMPTY: i16 = -13;
+/// EVFILT_EXCEPT (macOS's value; FreeBSD has none): exceptional conditions (NOTE_OOB).
+pub(crate) const EVFILT_EXCEPT: i16 = -15;
 
 /// Add the event (or modify it).
 pub(crate) const EV_ADD: u16 = 0x1;
@@ -127,6 +131,8 @@ pub(crate) const NOTE_READ: u32 = 0x400;
 /// EVFILT_VNODE: the file was opened (FreeBSD 11). FreeBSD's value is 0x80, which is
 /// libkqueue's NOTE_TRUNCATE: here it takes the next free bit.
 pub(crate) const NOTE_OPEN: u32 = 0x800;
+/// EVFILT_EXCEPT: out-of-band (urgent) data is pending (macOS's value).
+pub(crate) const NOTE_OOB: u32 = 0x2;
 
 /// One change or event: the LP64 layout of BSD `struct kevent`.
 #[repr(C)]

@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! EVFILT_READ and EVFILT_WRITE: any descriptor, through its poll method.
+//! EVFILT_READ and EVFILT_WRITE: any descriptor, through its poll method;
+//! EVFILT_EMPTY (the write side of a pipe or socket is drained) and
+//! EVFILT_EXCEPT (out-of-band data on a socket) on the descriptors that have them.
 //!
 //! The knote holds a reference to the file and hooks into its wait queues
 //! (`poll.rs`); wake-ups only mark it active, and the scan polls the file
 //! again (without the kqueue lock) to decide and to measure `data`.
+//!
+//! EVFILT_EMPTY needs wake-ups the wait queues do not all give: a reader that
+//! empties a pipe wakes its writers only if the pipe was full, and an ACK
+//! wakes a TCP socket's writers only if one asked for room. Measuring asks
+//! for the TCP one (`SOCK_NOSPACE`, see `helpers.c`); a pipe knote also
+//! watches the pipe's reads through fsnotify (`Source::PipeRead`).
 
-use crate::uapi::{KEvent, EVFILT_WRITE, EV_EOF, NOTE_LOWAT};
+use crate::uapi::{
+    KEvent, EVFILT_EMPTY, EVFILT_EXCEPT, EVFILT_WRITE, EV_ADD, EV_EOF, NOTE_LOWAT, NOTE_OOB,
+};
 use kernel::{
     bindings,
     fs::{file::LocalFile, File},
@@ -20,6 +30,10 @@ const POLLERR: u32 = bindings::POLLERR;
 const POLLHUP: u32 = bindings::POLLHUP;
 const POLLRDNORM: u32 = bindings::POLLRDNORM;
 const POLLWRNORM: u32 = bindings::POLLWRNORM;
+/// `POLLPRI`: urgent data (not in bindings).
+const POLLPRI: u32 = 0x2;
+/// `POLLWRBAND` (not in bindings).
+const POLLWRBAND: u32 = 0x200;
 /// `POLLRDHUP` (not in bindings).
 const POLLRDHUP: u32 = 0x2000;
 
@@ -27,6 +41,36 @@ const POLLRDHUP: u32 = 0x2000;
 const READ_MASK: u32 = POLLIN | POLLRDNORM | POLLRDHUP | POLLHUP | POLLERR;
 /// Poll bits that make a WRITE knote ready, and that wake it.
 const WRITE_MASK: u32 = POLLOUT | POLLWRNORM | POLLHUP | POLLERR;
+/// Poll bits of the wake-ups that may concern an EMPTY knote: room was made.
+const EMPTY_WAKE: u32 = WRITE_MASK | POLLWRBAND;
+/// Poll bits of the wake-ups that may concern an EXCEPT knote.
+const EXCEPT_WAKE: u32 = POLLPRI | POLLHUP | POLLERR;
+
+/// Which side of a descriptor a knote watches; its code is what `helpers.c` measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Side {
+    /// EVFILT_READ: readable bytes.
+    Read = 0,
+    /// EVFILT_WRITE: room for writing.
+    Write = 1,
+    /// EVFILT_EMPTY: bytes not yet drained from the write side.
+    Empty = 2,
+    /// EVFILT_EXCEPT: out-of-band data.
+    Except = 3,
+}
+
+impl Side {
+    /// The side a descriptor filter watches.
+    pub(crate) fn of(filter: i16) -> Self {
+        match filter {
+            EVFILT_WRITE => Self::Write,
+            EVFILT_EMPTY => Self::Empty,
+            EVFILT_EXCEPT => Self::Except,
+            _ => Self::Read,
+        }
+    }
+}
 
 /// Looks up the descriptor named by a registration's ident.
 pub(crate) fn fget(ident: u64) -> Result<ARef<File>> {
@@ -38,10 +82,11 @@ pub(crate) fn fget(ident: u64) -> Result<ARef<File>> {
 
 /// Poll bits a wake-up must carry to concern a knote of `filter` (0 means unknown: all do).
 pub(crate) fn wakes(filter: i16, mask: u32) -> bool {
-    let interest = if filter == EVFILT_WRITE {
-        WRITE_MASK
-    } else {
-        READ_MASK
+    let interest = match Side::of(filter) {
+        Side::Read => READ_MASK,
+        Side::Write => WRITE_MASK,
+        Side::Empty => EMPTY_WAKE,
+        Side::Except => EXCEPT_WAKE,
     };
     mask == 0 || mask & interest != 0
 }
@@ -51,7 +96,8 @@ pub(crate) fn wakes(filter: i16, mask: u32) -> bool {
 pub(crate) struct Measure {
     /// `data` where the kernel can tell.
     pub(crate) data: Option<i64>,
-    /// A pending socket error (errno), reported in `fflags` with EV_EOF.
+    /// A pending socket error (errno), reported in `fflags` with EV_EOF; for EMPTY,
+    /// non-zero if the write side has nobody left to drain it (a pipe without readers).
     pub(crate) error: u32,
 }
 
@@ -63,11 +109,13 @@ impl Measure {
     };
 }
 
-/// State of one EVFILT_READ / EVFILT_WRITE knote.
+/// State of one descriptor knote (EVFILT_READ, WRITE, EMPTY or EXCEPT).
 pub(crate) struct FdState {
-    write: bool,
-    /// NOTE_LOWAT threshold (0: any data).
+    side: Side,
+    /// NOTE_LOWAT threshold (0: any data), READ and WRITE only.
     lowat: i64,
+    /// EXCEPT: the registration asked for NOTE_OOB.
+    oob: bool,
     /// Poll mask and data measured by the last poll.
     revents: u32,
     data: i64,
@@ -79,8 +127,9 @@ impl FdState {
     /// State of a new knote of `filter`.
     pub(crate) fn new(filter: i16) -> Self {
         Self {
-            write: filter == EVFILT_WRITE,
+            side: Side::of(filter),
             lowat: 0,
+            oob: false,
             revents: 0,
             data: 0,
             known: false,
@@ -88,14 +137,22 @@ impl FdState {
         }
     }
 
-    /// A change: NOTE_LOWAT takes `data` as the threshold. The file is polled again
-    /// at the next scan, so report "maybe active".
+    /// A change: NOTE_LOWAT takes `data` as the threshold (READ, WRITE); an EV_ADD sets
+    /// the conditions an EXCEPT knote reports (NOTE_OOB; other bits are ignored, as
+    /// OpenBSD does); EMPTY ignores fflags and data (FreeBSD's filt_soempty, NOTE_LOWAT
+    /// included). The file is polled again at the next scan, so report "maybe active".
     pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
-        self.lowat = if kev.fflags & NOTE_LOWAT != 0 {
-            kev.data
-        } else {
-            0
-        };
+        match self.side {
+            Side::Read | Side::Write => {
+                self.lowat = if kev.fflags & NOTE_LOWAT != 0 {
+                    kev.data
+                } else {
+                    0
+                };
+            }
+            Side::Except if kev.flags & EV_ADD != 0 => self.oob = kev.fflags & NOTE_OOB != 0,
+            Side::Except | Side::Empty => {}
+        }
         true
     }
 
@@ -107,10 +164,16 @@ impl FdState {
         self.error = m.error;
     }
 
-    /// Whether the last poll makes the knote ready: the poll bits, and NOTE_LOWAT
-    /// where `data` is known (EOF is always reported).
+    /// Whether the last poll makes the knote ready. READ, WRITE: the poll bits, and
+    /// NOTE_LOWAT where `data` is known (EOF is always reported). EMPTY: nothing left
+    /// to drain, or nobody left to drain it. EXCEPT: POLLPRI, if NOTE_OOB was asked for.
     pub(crate) fn ready(&self) -> bool {
-        let mask = if self.write { WRITE_MASK } else { READ_MASK };
+        let mask = match self.side {
+            Side::Read => READ_MASK,
+            Side::Write => WRITE_MASK,
+            Side::Empty => return self.eof() || (self.known && self.data == 0),
+            Side::Except => return self.oob && self.revents & POLLPRI != 0,
+        };
         if self.revents & mask == 0 {
             return false;
         }
@@ -118,10 +181,11 @@ impl FdState {
     }
 
     fn eof(&self) -> bool {
-        if self.write {
-            self.revents & (POLLHUP | POLLERR) != 0
-        } else {
-            self.revents & (POLLHUP | POLLRDHUP) != 0
+        match self.side {
+            Side::Read => self.revents & (POLLHUP | POLLRDHUP) != 0,
+            Side::Write => self.revents & (POLLHUP | POLLERR) != 0,
+            Side::Empty => self.error != 0,
+            Side::Except => false,
         }
     }
 
@@ -129,9 +193,14 @@ impl FdState {
     pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
         ev.data = self.data;
         ev.fflags = 0;
-        if self.eof() {
-            ev.flags |= EV_EOF;
-            ev.fflags = self.error;
+        match self.side {
+            Side::Read | Side::Write if self.eof() => {
+                ev.flags |= EV_EOF;
+                ev.fflags = self.error;
+            }
+            Side::Empty if self.eof() => ev.flags |= EV_EOF,
+            Side::Except => ev.fflags = NOTE_OOB,
+            _ => {}
         }
         self.ready()
     }

@@ -17,11 +17,11 @@ mod vnode;
 use crate::{
     knote::Knote,
     uapi::{
-        KEvent, EVFILT_PROC, EVFILT_READ, EVFILT_SIGNAL, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE,
-        EVFILT_WRITE, EV_ADD, EV_CLEAR, EV_ONESHOT,
+        KEvent, EVFILT_EMPTY, EVFILT_EXCEPT, EVFILT_PROC, EVFILT_READ, EVFILT_SIGNAL, EVFILT_TIMER,
+        EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, EV_ADD, EV_CLEAR, EV_ONESHOT,
     },
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{fs::File, prelude::*, sync::Arc};
 
 /// What the filters share while the module is loaded (the tracepoint probes of
 /// EVFILT_PROC and EVFILT_SIGNAL, the fsnotify group of EVFILT_VNODE); dropped at module exit, once no
@@ -97,16 +97,23 @@ pub(crate) enum Source {
     Timer(Pin<KBox<timer::TimerHook>>),
     /// EVFILT_VNODE: the knote's fsnotify mark.
     Vnode(vnode::VnodeHook),
+    /// EVFILT_EMPTY on a pipe or FIFO: an fsnotify mark that sees its reads (a read
+    /// that empties a pipe which was not full wakes none of its wait queues).
+    PipeRead(vnode::VnodeHook),
 }
 
 impl Source {
-    /// The source a registration needs; errors are the registration's.
-    pub(crate) fn new(kev: &KEvent) -> Result<Self> {
-        match kev.filter {
-            EVFILT_PROC => Ok(Self::Proc(proc::ProcHook::lookup(kev)?)),
-            EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalHook::new())),
-            EVFILT_TIMER => Ok(Self::Timer(timer::TimerHook::new()?)),
-            EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeHook::new()?)),
+    /// The source a registration needs, `file` the descriptor's of a filter on one;
+    /// errors are the registration's.
+    pub(crate) fn new(kev: &KEvent, file: Option<&File>) -> Result<Self> {
+        match (kev.filter, file) {
+            (EVFILT_PROC, _) => Ok(Self::Proc(proc::ProcHook::lookup(kev)?)),
+            (EVFILT_SIGNAL, _) => Ok(Self::Signal(signal::SignalHook::new())),
+            (EVFILT_TIMER, _) => Ok(Self::Timer(timer::TimerHook::new()?)),
+            (EVFILT_VNODE, _) => Ok(Self::Vnode(vnode::VnodeHook::new()?)),
+            (EVFILT_EMPTY, Some(file)) if vnode::is_pipe(file) => {
+                Ok(Self::PipeRead(vnode::VnodeHook::new()?))
+            }
             _ => Ok(Self::None),
         }
     }
@@ -123,6 +130,7 @@ impl Source {
                 Ok(())
             }
             Self::Vnode(v) => v.attach(kn),
+            Self::PipeRead(v) => v.attach_pipe(kn),
         }
     }
 
@@ -134,7 +142,7 @@ impl Source {
             Self::Proc(p) => p.detach(kn),
             Self::Signal(s) => s.detach(kn),
             Self::Timer(t) => t.detach(),
-            Self::Vnode(v) => v.detach(),
+            Self::Vnode(v) | Self::PipeRead(v) => v.detach(),
         }
     }
 
@@ -153,7 +161,7 @@ impl Source {
 pub(crate) enum FilterState {
     /// EVFILT_USER.
     User(user::UserState),
-    /// EVFILT_READ, EVFILT_WRITE.
+    /// EVFILT_READ, EVFILT_WRITE, EVFILT_EMPTY, EVFILT_EXCEPT.
     Fd(fd::FdState),
     /// EVFILT_PROC.
     Proc(proc::ProcState),
@@ -172,7 +180,9 @@ impl FilterState {
     pub(crate) fn new(kev: &KEvent) -> Result<Self> {
         match kev.filter {
             EVFILT_USER => Ok(Self::User(user::UserState::default())),
-            EVFILT_READ | EVFILT_WRITE => Ok(Self::Fd(fd::FdState::new(kev.filter))),
+            EVFILT_READ | EVFILT_WRITE | EVFILT_EMPTY | EVFILT_EXCEPT => {
+                Ok(Self::Fd(fd::FdState::new(kev.filter)))
+            }
             EVFILT_PROC => Ok(Self::Proc(proc::ProcState::new(kev.fflags))),
             EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalState::new())),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
@@ -185,7 +195,7 @@ impl FilterState {
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
             EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC | EVFILT_SIGNAL
-            | EVFILT_TIMER | EVFILT_VNODE => Ok(()),
+            | EVFILT_TIMER | EVFILT_VNODE | EVFILT_EMPTY | EVFILT_EXCEPT => Ok(()),
             _ => Err(EINVAL),
         }
     }
@@ -206,7 +216,10 @@ impl FilterState {
 
     /// Whether `filter` works on a descriptor (the knote holds the file).
     pub(crate) fn on_fd(filter: i16) -> bool {
-        matches!(filter, EVFILT_READ | EVFILT_WRITE)
+        matches!(
+            filter,
+            EVFILT_READ | EVFILT_WRITE | EVFILT_EMPTY | EVFILT_EXCEPT
+        )
     }
 
     /// The descriptor filter's state, if this is one.

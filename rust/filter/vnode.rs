@@ -71,6 +71,8 @@ extern "C" {
     fn kq_vnode_exit();
     fn kq_vnode_new() -> *mut KqVnode;
     fn kq_vnode_attach(v: *mut KqVnode, file: *mut c_void, kn: *mut c_void) -> c_int;
+    fn kq_vnode_attach_pipe(v: *mut KqVnode, file: *mut c_void, kn: *mut c_void) -> c_int;
+    fn kq_file_is_pipe(file: *mut c_void) -> bool;
     fn kq_vnode_detach(v: *mut KqVnode);
     fn kq_vnode_ask(v: *mut KqVnode, access: u32);
     fn kq_vnode_put(v: *mut KqVnode);
@@ -100,7 +102,13 @@ pub(crate) fn validate(kev: &KEvent) -> Result {
     u32::try_from(kev.ident).map(|_| ()).map_err(|_| EBADF)
 }
 
-/// The fsnotify mark of one EVFILT_VNODE knote.
+/// Whether `file` is a pipe or FIFO (whose EVFILT_EMPTY knotes watch its reads).
+pub(crate) fn is_pipe(file: &kernel::fs::File) -> bool {
+    // SAFETY: `file` is a live file; this only reads its inode's mode.
+    unsafe { kq_file_is_pipe(file.as_ptr().cast()) }
+}
+
+/// The fsnotify mark of one EVFILT_VNODE knote, or of an EVFILT_EMPTY knote on a pipe.
 ///
 /// # Invariants
 ///
@@ -132,6 +140,24 @@ impl VnodeHook {
         // is freed.
         let r =
             unsafe { kq_vnode_attach(self.v.as_ptr(), file.as_ptr().cast(), kn as *mut c_void) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// Watches the reads of `kn`'s pipe (EVFILT_EMPTY), whose file the knote holds.
+    /// Runs in the registering task; may sleep.
+    pub(crate) fn attach_pipe(&self, kn: &Knote) -> Result {
+        let Some(file) = &kn.file else {
+            return Err(EINVAL);
+        };
+        let knp: *const Knote = kn;
+        // SAFETY: As in `attach`: `v` is valid and attached once, `file` is live, and
+        // `detach` clears the knote before it is freed.
+        let r = unsafe {
+            kq_vnode_attach_pipe(self.v.as_ptr(), file.as_ptr().cast(), knp as *mut c_void)
+        };
         if r < 0 {
             return Err(Error::from_errno(r));
         }
@@ -253,6 +279,11 @@ unsafe extern "C" fn vnode_event(
 ) {
     // SAFETY: The caller guarantees the knote is alive and hooked.
     let kn = unsafe { &*kn.cast::<Knote>() };
+    if kn.key.filter == EVFILT_EMPTY {
+        // A read of its pipe (the only event its mark asks for): poll it again.
+        queue::activate(kn, |_| true);
+        return;
+    }
     let happened = notes(mask, nlink_before, nlink, size_before, size, dir);
     let ended = mask & (FS_IN_IGNORED | FS_UNMOUNT) != 0;
     queue::activate(kn, |st| {

@@ -10,7 +10,7 @@ use crate::{
     glue::{self, WaitEnd},
     knote::{Knote, KN_ACTIVE, KN_DETACHED, KN_DISABLED, KN_FORCED, KN_QUEUED, KN_REQUEUE},
     stackvec::StackVec,
-    uapi::{KEvent, EVFILT_WRITE, EV_CLEAR, EV_DISPATCH, EV_ONESHOT},
+    uapi::{KEvent, EV_CLEAR, EV_DISPATCH, EV_ONESHOT},
 };
 use kernel::{list::ListArc, prelude::*, sync::Arc};
 
@@ -298,14 +298,14 @@ impl Kqueue {
         let Some(file) = &kn.file else {
             return (0, fd::Measure::NONE, false);
         };
-        let write = kn.key.filter == EVFILT_WRITE;
-        match glue::poll_held(kn.owner_files, kn.key.ident, file, write) {
+        let side = fd::Side::of(kn.key.filter);
+        match glue::poll_held(kn.owner_files, kn.key.ident, file, side) {
             None => (0, fd::Measure::NONE, true),
             Some((mask, data, error)) => {
                 let measure = match device::kqueue_of_file(file) {
                     // A kqueue's data is its number of pending events.
                     Some(kq) => fd::Measure {
-                        data: (!write).then(|| kq.pending() as i64),
+                        data: (side == fd::Side::Read).then(|| kq.pending() as i64),
                         error: 0,
                     },
                     None => fd::Measure { data, error },

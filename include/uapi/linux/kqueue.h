@@ -42,6 +42,15 @@ struct kqueue_event {
 #define EV_FORCEONESHOT	0x0100	/* report once now, then delete */
 #define EV_KEEPUDATA	0x0200	/* change leaves udata as it is */
 
+/*
+ * kqueue_event.filter takes the EVFILT_* values of libkqueue's
+ * <sys/event.h>, and these beyond them (spelled as in the library's header),
+ * at FreeBSD's value where FreeBSD has the filter, else macOS's.
+ */
+#define EVFILT_EMPTY	(-13)	/* write side drained (FreeBSD) */
+#define EVFILT_EXCEPT	(-15)	/* exceptional conditions (macOS) */
+#define NOTE_OOB	0x0002	/* EVFILT_EXCEPT: out-of-band data (macOS) */
+
 /* Arguments of one kevent() call. */
 struct kqueue_kevent_args {
 	__u32 size;		/* sizeof(struct kqueue_kevent_args) */

@@ -79,7 +79,8 @@ const CONTRACT: &[(&str, i64)] = &[
 ];
 
 /// Constants beyond libkqueue's header, with FreeBSD's values where libkqueue
-/// does not use them (NOTE_OPEN: FreeBSD's 0x80 is libkqueue's NOTE_TRUNCATE);
+/// does not use them (NOTE_OPEN: FreeBSD's 0x80 is libkqueue's NOTE_TRUNCATE;
+/// EVFILT_EXCEPT and NOTE_OOB: FreeBSD has none, these are macOS's);
 /// none may collide with a flag of the contract's table.
 const EXTENSIONS: &[(&str, i64)] = &[
     ("EV_FORCEONESHOT", 0x100),
@@ -89,6 +90,9 @@ const EXTENSIONS: &[(&str, i64)] = &[
     ("NOTE_CLOSE_WRITE", 0x200),
     ("NOTE_READ", 0x400),
     ("NOTE_OPEN", 0x800),
+    ("EVFILT_EMPTY", -13),
+    ("EVFILT_EXCEPT", -15),
+    ("NOTE_OOB", 0x2),
 ];
 
 fn crate_dir() -> PathBuf {
@@ -199,6 +203,9 @@ fn rust_constants_match_the_contract() {
         ("EV_FORCEONESHOT", i64::from(abi::EV_FORCEONESHOT)),
         ("EV_KEEPUDATA", i64::from(abi::EV_KEEPUDATA)),
         ("KQUEUE_CLOEXEC", i64::from(abi::KQUEUE_CLOEXEC)),
+        ("EVFILT_EMPTY", i64::from(abi::EVFILT_EMPTY)),
+        ("EVFILT_EXCEPT", i64::from(abi::EVFILT_EXCEPT)),
+        ("NOTE_OOB", i64::from(abi::NOTE_OOB)),
     ] {
         assert!(EXTENSIONS.contains(&(name, v)), "{name}");
     }

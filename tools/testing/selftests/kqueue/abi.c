@@ -84,6 +84,10 @@ TEST(filter_values)
 	ASSERT_EQ(-11, EVFILT_USER);
 	ASSERT_EQ(-12, EVFILT_LIBKQUEUE);
 	ASSERT_EQ(12, EVFILT_SYSCOUNT);
+	/* beyond libkqueue's: FreeBSD's EMPTY, macOS's EXCEPT (also in <linux/kqueue.h>) */
+	ASSERT_EQ(-13, EVFILT_EMPTY);
+	ASSERT_EQ(-15, EVFILT_EXCEPT);
+	ASSERT_EQ(0x2, NOTE_OOB);
 }
 
 TEST(flag_values)

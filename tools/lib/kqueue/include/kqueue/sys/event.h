@@ -3,7 +3,8 @@
  * <sys/event.h> of the kqueue-for-Linux library: the same API and ABI as
  * libkqueue's header, so programs built against libkqueue build and run
  * unchanged against libkqueue.so.0 on top of /dev/kqueue.  Beyond it, with
- * FreeBSD's values: EV_FORCEONESHOT, EV_KEEPUDATA, kqueuex() and kqueue1().
+ * FreeBSD's values: EV_FORCEONESHOT, EV_KEEPUDATA, kqueuex() and kqueue1(),
+ * EVFILT_EMPTY; with macOS's: EVFILT_EXCEPT and NOTE_OOB.
  *
  * Installed as <includedir>/kqueue/sys/event.h; use
  * `pkg-config --cflags libkqueue` (-I<includedir>/kqueue).
@@ -35,6 +36,13 @@ extern "C" {
 #define EVFILT_USER		(-11)
 #define EVFILT_LIBKQUEUE	(-12)	/* answered by the library */
 #define EVFILT_SYSCOUNT		12
+/*
+ * Beyond libkqueue's filters, at the values other BSDs give them (none
+ * collides with libkqueue's). EVFILT_SYSCOUNT keeps libkqueue's 12: it
+ * counts -1..-12 only, so code sizing tables by it must range-check these.
+ */
+#define EVFILT_EMPTY		(-13)	/* write side drained (FreeBSD's value) */
+#define EVFILT_EXCEPT		(-15)	/* exceptional conditions (macOS's value) */
 
 struct kevent {
 	uintptr_t	ident;		/* identifier for this event */
@@ -88,6 +96,9 @@ struct kevent {
 
 /* EVFILT_READ / EVFILT_WRITE. */
 #define NOTE_LOWAT	0x0001	/* low water mark */
+
+/* EVFILT_EXCEPT. */
+#define NOTE_OOB	0x0002	/* out-of-band (urgent) data (macOS's value) */
 
 /* EVFILT_VNODE. */
 #define NOTE_DELETE	0x0001	/* vnode was removed */
