@@ -103,6 +103,42 @@ TEST_F(kq32, error_entry_and_timeout)
 	ASSERT_EQ(0, kev(self->fd, NULL, 0, &ev, 1, &ms));
 }
 
+/* The filters beyond libkqueue's, from <linux/kqueue.h> (no <sys/event.h> here). */
+TEST_F(kq32, empty_and_except_uapi_names)
+{
+	const struct __kernel_timespec zero = { 0, 0 };
+	struct kqueue_event ch, ev[2];
+	char buf[5] = "abcd";
+	int p[2];
+
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	memset(&ch, 0, sizeof(ch));
+	ch.ident = p[1];
+	ch.filter = EVFILT_EMPTY;
+	ch.flags = EV_ADD;
+	ch.udata = 0x1234567890ULL;
+	ASSERT_EQ(0, kev(self->fd, &ch, 1, NULL, 0, NULL));
+	ASSERT_EQ(1, kev(self->fd, NULL, 0, ev, 2, &zero));
+	ASSERT_EQ((uint64_t)p[1], ev[0].ident);
+	ASSERT_EQ(EVFILT_EMPTY, ev[0].filter);
+	ASSERT_EQ(EV_ADD, ev[0].flags);
+	ASSERT_EQ(0, ev[0].fflags);
+	ASSERT_EQ(0, ev[0].data);
+	ASSERT_EQ(0x1234567890ULL, ev[0].udata);
+	ASSERT_EQ(5, write(p[1], buf, 5));
+	ASSERT_EQ(0, kev(self->fd, NULL, 0, ev, 2, &zero));
+	ASSERT_EQ(5, read(p[0], buf, 5));
+	ASSERT_EQ(1, kev(self->fd, NULL, 0, ev, 2, &zero));
+	/* EXCEPT is for sockets: a pipe is EINVAL */
+	ch.filter = EVFILT_EXCEPT;
+	ch.fflags = NOTE_OOB;
+	ASSERT_EQ(1, kev(self->fd, &ch, 1, ev, 1, NULL));
+	ASSERT_EQ(EV_ADD | EV_ERROR, ev[0].flags);
+	ASSERT_EQ(EINVAL, ev[0].data);
+	close(p[0]);
+	close(p[1]);
+}
+
 TEST_F(kq32, bad_pointers_efault)
 {
 	struct kqueue_event ch;
