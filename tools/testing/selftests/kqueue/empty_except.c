@@ -53,39 +53,6 @@ static struct kevent oob_ev(int fd, unsigned short flags, intptr_t data, void *u
 	return kev(fd, EVFILT_EXCEPT, RET_FLAGS(EV_ADD | flags), NOTE_OOB, data, udata);
 }
 
-/*
- * Poll @kq until it returns exactly one event equal to @exp, for up to @ms
- * milliseconds (loopback delivery is asynchronous); fails with the last
- * event seen.
- */
-static void __wait_event(struct __test_metadata *_metadata, int kq, struct kevent exp, long ms)
-{
-	struct timespec ts = { 0, 20 * 1000000L };
-	struct kevent ev[4], last;
-	int64_t end = now_ms() + ms;
-	int n, lastn = -2;
-	char b1[160], b2[160];
-
-	memset(&last, 0, sizeof(last));
-	for (;;) {
-		memset(ev, 0, sizeof(ev));
-		n = kevent(kq, NULL, 0, ev, 4, &ts);
-		if (n == 1 && !memcmp(&exp, &ev[0], sizeof(exp)))
-			return;
-		lastn = n;
-		if (n >= 1)
-			last = ev[0];
-		if (now_ms() >= end)
-			break;
-		sleep_ms(5);
-	}
-	ASSERT_EQ(1, lastn) TH_LOG("waiting for %s: kevent returned %d (errno %d)",
-				   kev_str(&exp, b1, sizeof(b1)), lastn, lastn < 0 ? errno : 0);
-	ASSERT_KEV(exp, &last) TH_LOG("last event %s", kev_str(&last, b2, sizeof(b2)));
-}
-
-#define WAIT_EVENT(kq, exp) __wait_event(_metadata, kq, exp, WAIT_MS)
-
 static int tcp_listener(struct __test_metadata *_metadata, struct sockaddr_in *sa, int rcvbuf)
 {
 	socklen_t len = sizeof(*sa);

@@ -29,7 +29,6 @@
 /* Bound for asynchronous delivery (TCP/UDP over loopback). */
 #define WAIT_MS 5000
 
-
 static void add(struct __test_metadata *_metadata, int kq, int fd, short filter,
 		unsigned short flags, unsigned int fflags, intptr_t data, void *udata)
 {
@@ -42,39 +41,6 @@ static struct kevent ev_of(int fd, short filter, unsigned short flags, unsigned 
 {
 	return kev(fd, filter, RET_FLAGS(EV_ADD | flags), fflags, data, udata);
 }
-
-/*
- * Poll @kq until it returns exactly one event equal to @exp, for up to
- * @ms milliseconds (delivery over loopback may come in pieces); fails with
- * the last event seen.
- */
-static void __wait_event(struct __test_metadata *_metadata, int kq, struct kevent exp, long ms)
-{
-	struct timespec ts = { 0, 20 * 1000000L };
-	struct kevent ev[4], last;
-	int64_t end = now_ms() + ms;
-	int n, lastn = -2;
-	char b1[160], b2[160];
-
-	memset(&last, 0, sizeof(last));
-	for (;;) {
-		memset(ev, 0, sizeof(ev));
-		n = kevent(kq, NULL, 0, ev, 4, &ts);
-		if (n == 1 && !memcmp(&exp, &ev[0], sizeof(exp)))
-			return;
-		lastn = n;
-		if (n >= 1)
-			last = ev[0];
-		if (now_ms() >= end)
-			break;
-		sleep_ms(5);
-	}
-	ASSERT_EQ(1, lastn) TH_LOG("waiting for %s: kevent returned %d (errno %d)",
-				   kev_str(&exp, b1, sizeof(b1)), lastn, lastn < 0 ? errno : 0);
-	ASSERT_KEV(exp, &last) TH_LOG("last event %s", kev_str(&last, b2, sizeof(b2)));
-}
-
-#define WAIT_EVENT(kq, exp) __wait_event(_metadata, kq, exp, WAIT_MS)
 
 /* One pending event on @kq (polled), returned for checks on its data. */
 static struct kevent one_event(struct __test_metadata *_metadata, int kq)

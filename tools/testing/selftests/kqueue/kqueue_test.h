@@ -199,6 +199,41 @@ static inline void watchdog(unsigned int seconds)
 	alarm(seconds);
 }
 
+/*
+ * Poll @kq until it returns exactly one event equal to @exp, for up to @ms
+ * milliseconds (delivery over loopback is asynchronous and may come in
+ * pieces); fails with the last event seen. WAIT_EVENT() waits WAIT_MS, which
+ * the test file defines.
+ */
+static inline void wait_event_eq(struct __test_metadata *_metadata, int kq, struct kevent exp,
+				 long ms)
+{
+	struct timespec ts = { 0, 20 * 1000000L };
+	struct kevent ev[4], last;
+	int64_t end = now_ms() + ms;
+	int n, lastn = -2;
+	char b1[160], b2[160];
+
+	memset(&last, 0, sizeof(last));
+	for (;;) {
+		memset(ev, 0, sizeof(ev));
+		n = kevent(kq, NULL, 0, ev, 4, &ts);
+		if (n == 1 && !memcmp(&exp, &ev[0], sizeof(exp)))
+			return;
+		lastn = n;
+		if (n >= 1)
+			last = ev[0];
+		if (now_ms() >= end)
+			break;
+		sleep_ms(5);
+	}
+	ASSERT_EQ(1, lastn) TH_LOG("waiting for %s: kevent returned %d (errno %d)",
+				   kev_str(&exp, b1, sizeof(b1)), lastn, lastn < 0 ? errno : 0);
+	ASSERT_KEV(exp, &last) TH_LOG("last event %s", kev_str(&last, b2, sizeof(b2)));
+}
+
+#define WAIT_EVENT(kq, exp) wait_event_eq(_metadata, kq, exp, WAIT_MS)
+
 static inline pid_t sys_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
