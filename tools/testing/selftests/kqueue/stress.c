@@ -2070,6 +2070,13 @@ int main(int argc, char **argv)
 				printf("# thread %d (tid %d) wchan %s\n", t, g.thr[t].tid, buf);
 			if (f)
 				fclose(f);
+			/* the kernel stack, where readable (root) */
+			snprintf(path, sizeof(path), "/proc/self/task/%d/stack", g.thr[t].tid);
+			f = fopen(path, "r");
+			while (f && fgets(buf, sizeof(buf), f))
+				printf("#   %s", buf);
+			if (f)
+				fclose(f);
 		}
 		for (i = 0; i < NCAT; i++)
 			printf("%s %d %s\n", atomic_load(&g.nfail[i]) ? "not ok" : "ok", i + 1,
