@@ -17,6 +17,7 @@
  *    sequence number in data;
  *  - a shared region of knotes (EVFILT_USER, EVFILT_READ/WRITE on pipes,
  *    EVFILT_TIMER) that all threads add, modify, delete, enable, disable,
+ *    force (EV_FORCEONESHOT),
  *    trigger, close and dup2 over while the others collect; udata carries a
  *    generation number;
  *  - zero-timeout polls of a kqueue whose two level-triggered events hold
@@ -839,8 +840,10 @@ static void op_slot(struct thr *th)
 		atomic_store(&sl->floor, atomic_load(&sl->gen) + 1);
 		sl->knote = 0;
 		break;
-	case 4:
-		slot_change(th, s, kev(ident, filt, EV_ENABLE, 0, 0,
+	case 4:		/* EV_ENABLE, or EV_FORCEONESHOT (maybe keeping udata) */
+		fl = chance(th, 30) ? EV_FORCEONESHOT | (chance(th, 50) ? EV_KEEPUDATA : 0) :
+				      EV_ENABLE;
+		slot_change(th, s, kev(ident, filt, fl, 0, 0,
 				       UD(TAG_SLOT, ((uint64_t)s << 40) | atomic_load(&sl->gen))), 0);
 		break;
 	case 5:
