@@ -48,6 +48,15 @@ const FS_ATTRIB: u32 = 0x4;
 const FS_CLOSE_WRITE: u32 = 0x8;
 const FS_CLOSE_NOWRITE: u32 = 0x10;
 const FS_OPEN: u32 = 0x20;
+
+/// The access notes and the fsnotify events they come from: opens, closes (of the last
+/// reference to a file description) and reads with data.
+const ACCESS_NOTES: [(u32, u32); 4] = [
+    (FS_OPEN, NOTE_OPEN),
+    (FS_CLOSE_NOWRITE, NOTE_CLOSE),
+    (FS_CLOSE_WRITE, NOTE_CLOSE_WRITE),
+    (FS_ACCESS, NOTE_READ),
+];
 const FS_MOVED_FROM: u32 = 0x40;
 const FS_MOVED_TO: u32 = 0x80;
 const FS_CREATE: u32 = 0x100;
@@ -174,15 +183,10 @@ impl VnodeHook {
     /// handler drops the others before it takes any lock (every read of a watched
     /// file reaches it).
     fn ask(&self, sfflags: u32) {
-        let access = [
-            (NOTE_READ, FS_ACCESS),
-            (NOTE_OPEN, FS_OPEN),
-            (NOTE_CLOSE, FS_CLOSE_NOWRITE),
-            (NOTE_CLOSE_WRITE, FS_CLOSE_WRITE),
-        ]
-        .iter()
-        .filter(|(note, _)| sfflags & note != 0)
-        .fold(0, |mask, (_, fs)| mask | fs);
+        let access = ACCESS_NOTES
+            .iter()
+            .filter(|(_, note)| sfflags & note != 0)
+            .fold(0, |mask, (fs, _)| mask | fs);
         // SAFETY: `v` is valid (invariant); this is one word written for the handler.
         unsafe { kq_vnode_ask(self.v.as_ptr(), access) };
     }
@@ -249,13 +253,7 @@ fn notes(mask: u32, nlink_before: u32, nlink: u32, size_before: i64, size: i64, 
     if mask & FS_UNMOUNT != 0 {
         notes |= NOTE_REVOKE;
     }
-    // Opens, closes (of the last reference to a file description) and reads with data.
-    for (fs, note) in [
-        (FS_OPEN, NOTE_OPEN),
-        (FS_CLOSE_NOWRITE, NOTE_CLOSE),
-        (FS_CLOSE_WRITE, NOTE_CLOSE_WRITE),
-        (FS_ACCESS, NOTE_READ),
-    ] {
+    for (fs, note) in ACCESS_NOTES {
         if mask & fs != 0 {
             notes |= note;
         }
