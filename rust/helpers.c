@@ -7,6 +7,7 @@
 #include <linux/net.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
+#include <uapi/linux/pidfd.h>
 #include <linux/cred.h>
 #include <linux/sched/signal.h>
 #include <linux/tracepoint.h>
@@ -17,6 +18,7 @@
 #include <net/af_unix.h>
 #include <net/sock.h>
 #include <net/tcp.h>
+#include <uapi/linux/magic.h>
 #include "helpers.h"
 
 unsigned long kq_spin_lock_irqsave(spinlock_t *lock)
@@ -785,6 +787,20 @@ int kq_proc_exit_status(struct pid *pid, int *status)
 	}
 	rcu_read_unlock();
 	return ret;
+}
+
+/*
+ * The process of pidfd @file, counted; NULL if @file is no pidfd, or one of a
+ * thread (PIDFD_THREAD). pidfd_pid() is not exported: every file of the pidfs
+ * superblock is a pidfd, and its inode's i_private is the struct pid.
+ */
+struct pid *kq_pidfd_pid(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (inode->i_sb->s_magic != PID_FS_MAGIC || (file->f_flags & PIDFD_THREAD))
+		return NULL;
+	return get_pid(inode->i_private);
 }
 
 /*

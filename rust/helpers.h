@@ -66,6 +66,7 @@ struct pid *kq_get_pid(struct pid *pid);
 struct pid_namespace *kq_current_pid_ns(void);
 struct pid_namespace *kq_get_pid_ns(struct pid_namespace *ns);
 int kq_proc_exit_status(struct pid *pid, int *status);
+struct pid *kq_pidfd_pid(struct file *file);
 bool kq_may_watch(struct pid *pid);
 
 #endif

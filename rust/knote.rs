@@ -145,6 +145,14 @@ impl Knote {
     }
 }
 
+impl Knote {
+    /// The file of the descriptor whose close ends this knote: a descriptor filter's,
+    /// or the pidfd of an EVFILT_PROCDESC knote.
+    pub(crate) fn fd_file(&self) -> Option<&File> {
+        self.file.as_deref().or_else(|| self.source.file())
+    }
+}
+
 // SAFETY: `kq` is only dereferenced while the knote is attached to that kqueue, which outlives
 // its knotes' hooks; everything else is `Send`/`Sync` or locked.
 unsafe impl Send for Knote {}

@@ -236,7 +236,7 @@ impl Kqueue {
                 new = Some(self.make_new(kev)?);
                 continue;
             };
-            let fd = n.knote.file.is_some().then_some(kev.ident as usize);
+            let fd = n.knote.fd_file().is_some().then_some(kev.ident as usize);
             if let Some(fd) = fd.filter(|&fd| !inner.fds.covers(fd)) {
                 let words = inner.fds.words();
                 drop(guard);
@@ -368,7 +368,13 @@ impl Kqueue {
         let mut fds = core::mem::take(&mut inner.fds);
         fds.closed(first, |fd| {
             let mut remain = false;
-            for filter in [EVFILT_READ, EVFILT_WRITE, EVFILT_EMPTY, EVFILT_EXCEPT] {
+            for filter in [
+                EVFILT_READ,
+                EVFILT_WRITE,
+                EVFILT_EMPTY,
+                EVFILT_EXCEPT,
+                EVFILT_PROCDESC,
+            ] {
                 let key = KnoteKey::new(fd as u64, filter);
                 let Some(kn) = inner.knotes.get(&key).cloned() else {
                     continue;
@@ -397,7 +403,7 @@ impl Kqueue {
     /// (it was closed, maybe reused; for EVFILT_VNODE, which holds no file: reused for
     /// another inode). Other tasks cannot tell, and keep the knote.
     fn is_stale(kn: &Knote) -> bool {
-        match &kn.file {
+        match kn.fd_file() {
             Some(file) => glue::fd_stale(kn.owner_files, kn.key.ident, file),
             None => kn.source.fd_moved(kn.key.ident) && kn.owner_files == glue::current_files(),
         }

@@ -26,6 +26,8 @@ pub(crate) const EVFILT_VNODE: i16 = -4;
 pub(crate) const EVFILT_SIGNAL: i16 = -6;
 /// EVFILT_EMPTY (FreeBSD's value; not in libkqueue): a descriptor's write side is empty.
 pub(crate) const EVFILT_EMPTY: i16 = -13;
+/// EVFILT_PROCDESC (FreeBSD's -8 is libkqueue's EVFILT_NETDEV): the process of a pidfd.
+pub(crate) const EVFILT_PROCDESC: i16 = -14;
 /// EVFILT_EXCEPT (macOS's value; FreeBSD has none): exceptional conditions (NOTE_OOB).
 pub(crate) const EVFILT_EXCEPT: i16 = -15;
 

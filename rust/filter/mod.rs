@@ -17,11 +17,16 @@ mod vnode;
 use crate::{
     knote::Knote,
     uapi::{
-        KEvent, EVFILT_EMPTY, EVFILT_EXCEPT, EVFILT_PROC, EVFILT_READ, EVFILT_SIGNAL, EVFILT_TIMER,
-        EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, EV_ADD, EV_CLEAR, EV_ONESHOT,
+        KEvent, EVFILT_EMPTY, EVFILT_EXCEPT, EVFILT_PROC, EVFILT_PROCDESC, EVFILT_READ,
+        EVFILT_SIGNAL, EVFILT_TIMER, EVFILT_USER, EVFILT_VNODE, EVFILT_WRITE, EV_ADD, EV_CLEAR,
+        EV_ONESHOT, NOTE_EXIT,
     },
 };
-use kernel::{fs::File, prelude::*, sync::Arc};
+use kernel::{
+    fs::File,
+    prelude::*,
+    sync::{aref::ARef, Arc},
+};
 
 /// What the filters share while the module is loaded (the tracepoint probes of
 /// EVFILT_PROC and EVFILT_SIGNAL, the fsnotify group of EVFILT_VNODE); dropped at module exit, once no
@@ -91,6 +96,9 @@ pub(crate) enum Source {
     None,
     /// EVFILT_PROC: a process.
     Proc(Pin<KBox<proc::ProcHook>>),
+    /// EVFILT_PROCDESC: the process of a pidfd, and the pidfd's file (held, so that the
+    /// descriptor's close is noticed as for the descriptor filters).
+    Procdesc(Pin<KBox<proc::ProcHook>>, ARef<File>),
     /// EVFILT_SIGNAL: the registering process.
     Signal(signal::SignalHook),
     /// EVFILT_TIMER: the knote's hrtimer.
@@ -108,6 +116,10 @@ impl Source {
     pub(crate) fn new(kev: &KEvent, file: Option<&File>) -> Result<Self> {
         match (kev.filter, file) {
             (EVFILT_PROC, _) => Ok(Self::Proc(proc::ProcHook::lookup(kev)?)),
+            (EVFILT_PROCDESC, _) => {
+                let (hook, pidfd) = proc::ProcHook::from_pidfd(kev)?;
+                Ok(Self::Procdesc(hook, pidfd))
+            }
             (EVFILT_SIGNAL, _) => Ok(Self::Signal(signal::SignalHook::new())),
             (EVFILT_TIMER, _) => Ok(Self::Timer(timer::TimerHook::new()?)),
             (EVFILT_VNODE, _) => Ok(Self::Vnode(vnode::VnodeHook::new()?)),
@@ -123,6 +135,10 @@ impl Source {
         match self {
             Self::None => Ok(()),
             Self::Proc(p) => p.attach(kn),
+            Self::Procdesc(p, _) => {
+                p.attach_exit(kn);
+                Ok(())
+            }
             Self::Signal(s) => s.attach(kn),
             // Started by the EV_ADD that `FilterState::touch` applies next.
             Self::Timer(t) => {
@@ -140,9 +156,19 @@ impl Source {
         match self {
             Self::None => {}
             Self::Proc(p) => p.detach(kn),
+            Self::Procdesc(p, _) => p.detach_exit(),
             Self::Signal(s) => s.detach(kn),
             Self::Timer(t) => t.detach(),
             Self::Vnode(v) | Self::PipeRead(v) => v.detach(),
+        }
+    }
+
+    /// The descriptor's file this source holds (EVFILT_PROCDESC's pidfd): its close ends
+    /// the knote.
+    pub(crate) fn file(&self) -> Option<&File> {
+        match self {
+            Self::Procdesc(_, file) => Some(file),
+            _ => None,
         }
     }
 
@@ -163,7 +189,7 @@ pub(crate) enum FilterState {
     User(user::UserState),
     /// EVFILT_READ, EVFILT_WRITE, EVFILT_EMPTY, EVFILT_EXCEPT.
     Fd(fd::FdState),
-    /// EVFILT_PROC.
+    /// EVFILT_PROC and EVFILT_PROCDESC.
     Proc(proc::ProcState),
     /// EVFILT_SIGNAL.
     Signal(signal::SignalState),
@@ -184,6 +210,8 @@ impl FilterState {
                 Ok(Self::Fd(fd::FdState::new(kev.filter)))
             }
             EVFILT_PROC => Ok(Self::Proc(proc::ProcState::new(kev.fflags))),
+            // FreeBSD's filt_procdesc knows NOTE_EXIT alone (NOTE_PCTRLMASK).
+            EVFILT_PROCDESC => Ok(Self::Proc(proc::ProcState::new(kev.fflags & NOTE_EXIT))),
             EVFILT_SIGNAL => Ok(Self::Signal(signal::SignalState::new())),
             EVFILT_TIMER => Ok(Self::Timer(timer::TimerState::new())),
             EVFILT_VNODE => Ok(Self::Vnode(vnode::VnodeState::new(kev))),
@@ -195,7 +223,9 @@ impl FilterState {
     pub(crate) fn check(filter: i16) -> Result {
         match filter {
             EVFILT_USER | EVFILT_READ | EVFILT_WRITE | EVFILT_PROC | EVFILT_SIGNAL
-            | EVFILT_TIMER | EVFILT_VNODE | EVFILT_EMPTY | EVFILT_EXCEPT => Ok(()),
+            | EVFILT_TIMER | EVFILT_VNODE | EVFILT_EMPTY | EVFILT_EXCEPT | EVFILT_PROCDESC => {
+                Ok(())
+            }
             _ => Err(EINVAL),
         }
     }

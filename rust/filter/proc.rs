@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! EVFILT_PROC: exit, fork and exec of any process, and NOTE_TRACK.
+//! EVFILT_PROC: exit, fork and exec of any process, and NOTE_TRACK; and
+//! EVFILT_PROCDESC: the exit of the process of a pidfd (FreeBSD's process
+//! descriptors), which uses the exit hook alone.
 //!
 //! Three hooks, none of them a patch to the kernel:
 //! - exit: a wait entry on the `struct pid`'s `wait_pidfd` queue, woken (with
@@ -26,9 +28,11 @@ use core::{cell::UnsafeCell, ptr};
 use kernel::{
     bindings,
     ffi::{c_int, c_uint, c_void},
+    fs::File,
     list::{List, ListArc},
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
+    sync::aref::ARef,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc,
@@ -46,6 +50,7 @@ extern "C" {
     fn kq_get_pid_ns(ns: *mut c_void) -> *mut c_void;
     fn kq_proc_exit_status(pid: *mut c_void, status: *mut c_int) -> c_int;
     fn kq_may_watch(pid: *mut c_void) -> bool;
+    fn kq_pidfd_pid(file: *mut c_void) -> *mut c_void;
 }
 
 /// State of one EVFILT_PROC knote.
@@ -218,6 +223,43 @@ impl ProcHook {
         Self::new(pid, ns, GFP_KERNEL_ACCOUNT)
     }
 
+    /// The source of an EVFILT_PROCDESC registration: the process of the pidfd
+    /// `kev.ident`, and that descriptor's file. The knote holds the file, so that the
+    /// descriptor's close ends the knote, as FreeBSD drops a process descriptor's
+    /// knotes at close. EBADF if the descriptor is not open, EINVAL if it is no
+    /// process's pidfd. Holding the pidfd is the permission: no `proc_restrict` check.
+    pub(crate) fn from_pidfd(kev: &KEvent) -> Result<(Pin<KBox<Self>>, ARef<File>)> {
+        let file = super::fd::fget(kev.ident)?;
+        // SAFETY: `file` is a live file; the helper takes a reference on the pid.
+        let pid = unsafe { kq_pidfd_pid(file.as_ptr().cast()) };
+        if pid.is_null() {
+            return Err(EINVAL);
+        }
+        let pid = PidRef(pid.cast());
+        // SAFETY: Takes a reference on the current task's namespace.
+        let ns = NsRef(unsafe { kq_current_pid_ns() }.cast());
+        Ok((Self::new(pid, ns, GFP_KERNEL_ACCOUNT)?, file))
+    }
+
+    /// Hooks `kn` (EVFILT_PROCDESC) to the exit of the process alone. If the process is
+    /// dead already, NOTE_EXIT fires now; if it was reaped before, its wait status is
+    /// gone (pidfs keeps it where no module can read it) and `data` is 0.
+    pub(crate) fn attach_exit(&self, kn: &Knote) {
+        self.hang(kn);
+        let mut status = 0;
+        // SAFETY: `pid` is counted.
+        if unsafe { kq_proc_exit_status(self.pid.0.cast(), &mut status) } != 0 {
+            exited(kn, status);
+        }
+    }
+
+    /// Unhooks `kn` from the exit of the process (all that EVFILT_PROCDESC hooks).
+    pub(crate) fn detach_exit(&self) {
+        // SAFETY: The entry was queued by `hang` (or `head` is NULL); `wait_pidfd` never
+        // POLLFREEs, `kq_wait_remove` copes with both.
+        unsafe { crate::poll::kq_wait_remove(self.entry.get(), self.head.get()) };
+    }
+
     /// `pid`'s number in the watcher's namespace (0 if it has none there).
     fn nr(&self, pid: *mut bindings::pid) -> i32 {
         // SAFETY: `pid` is live (the caller holds it); `ns` is counted.
@@ -279,9 +321,7 @@ impl ProcHook {
             }
         }
         drop(reg);
-        // SAFETY: The entry was queued by `hang` (or `head` is NULL); `wait_pidfd` never
-        // POLLFREEs, `kq_wait_remove` copes with both.
-        unsafe { crate::poll::kq_wait_remove(self.entry.get(), self.head.get()) };
+        self.detach_exit();
     }
 }
 
@@ -330,7 +370,7 @@ unsafe extern "C" fn exit_wake(
 ) -> c_int {
     // SAFETY: `private` is the knote set by `hang`; it lives while the entry is queued.
     let kn = unsafe { &*(*entry).private.cast::<Knote>() };
-    if let Source::Proc(hook) = &kn.source {
+    if let Source::Proc(hook) | Source::Procdesc(hook, _) = &kn.source {
         let mut status = 0;
         // SAFETY: The hook holds `pid`.
         if unsafe { kq_proc_exit_status(hook.pid.0.cast(), &mut status) } == 1 {

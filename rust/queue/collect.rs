@@ -143,6 +143,12 @@ impl Kqueue {
             if st.status & KN_DISABLED != 0 {
                 continue;
             }
+            if kn.source.file().is_some() && Self::is_stale(&kn) {
+                // A pidfd closed (or its number reused) since the sweep: no event.
+                Self::unlink(inner, &kn.clone_arc(), &mut gone);
+                continue;
+            }
+            let st = kn.state.access_mut(inner);
             if !probed && st.kev.flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH) != 0 {
                 st.status |= KN_QUEUED;
                 inner.ready.push_front(kn);

@@ -48,6 +48,7 @@ struct kqueue_event {
  * at FreeBSD's value where FreeBSD has the filter, else macOS's.
  */
 #define EVFILT_EMPTY	(-13)	/* write side drained (FreeBSD) */
+#define EVFILT_PROCDESC	(-14)	/* a pidfd's process (FreeBSD's -8 is EVFILT_NETDEV) */
 #define EVFILT_EXCEPT	(-15)	/* exceptional conditions (macOS) */
 #define NOTE_OOB	0x0002	/* EVFILT_EXCEPT: out-of-band data (macOS) */
 

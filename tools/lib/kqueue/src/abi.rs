@@ -90,10 +90,11 @@ pub const KQUEUE_OPEN_FLAGS: core::ffi::c_int = libc::O_RDWR | libc::O_CLOEXEC;
 /// `EVFILT_LIBKQUEUE`: answered by the library; the kernel stops before it
 /// (`KQUEUE_KEVENT_STOP_AT_LIBKQUEUE`) and never applies it.
 pub const EVFILT_LIBKQUEUE: i16 = -12;
-/// `EVFILT_EMPTY` and `EVFILT_EXCEPT` (with its `NOTE_OOB`): filters beyond
+/// `EVFILT_EMPTY`, `EVFILT_PROCDESC` and `EVFILT_EXCEPT` (with its `NOTE_OOB`): filters beyond
 /// libkqueue's, passed through to the kernel like every filter but
 /// `EVFILT_LIBKQUEUE`.
 pub const EVFILT_EMPTY: i16 = -13;
+pub const EVFILT_PROCDESC: i16 = -14;
 pub const EVFILT_EXCEPT: i16 = -15;
 pub const NOTE_OOB: u32 = 0x2;
 /// `EV_RECEIPT`.

@@ -80,6 +80,7 @@ const CONTRACT: &[(&str, i64)] = &[
 
 /// Constants beyond libkqueue's header, with FreeBSD's values where libkqueue
 /// does not use them (NOTE_OPEN: FreeBSD's 0x80 is libkqueue's NOTE_TRUNCATE;
+/// EVFILT_PROCDESC: FreeBSD's -8 is libkqueue's EVFILT_NETDEV, -14 is free;
 /// EVFILT_EXCEPT and NOTE_OOB: FreeBSD has none, these are macOS's);
 /// none may collide with a flag of the contract's table.
 const EXTENSIONS: &[(&str, i64)] = &[
@@ -91,6 +92,7 @@ const EXTENSIONS: &[(&str, i64)] = &[
     ("NOTE_READ", 0x400),
     ("NOTE_OPEN", 0x800),
     ("EVFILT_EMPTY", -13),
+    ("EVFILT_PROCDESC", -14),
     ("EVFILT_EXCEPT", -15),
     ("NOTE_OOB", 0x2),
 ];
@@ -204,6 +206,7 @@ fn rust_constants_match_the_contract() {
         ("EV_KEEPUDATA", i64::from(abi::EV_KEEPUDATA)),
         ("KQUEUE_CLOEXEC", i64::from(abi::KQUEUE_CLOEXEC)),
         ("EVFILT_EMPTY", i64::from(abi::EVFILT_EMPTY)),
+        ("EVFILT_PROCDESC", i64::from(abi::EVFILT_PROCDESC)),
         ("EVFILT_EXCEPT", i64::from(abi::EVFILT_EXCEPT)),
         ("NOTE_OOB", i64::from(abi::NOTE_OOB)),
     ] {

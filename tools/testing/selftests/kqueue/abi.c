@@ -84,8 +84,9 @@ TEST(filter_values)
 	ASSERT_EQ(-11, EVFILT_USER);
 	ASSERT_EQ(-12, EVFILT_LIBKQUEUE);
 	ASSERT_EQ(12, EVFILT_SYSCOUNT);
-	/* beyond libkqueue's: FreeBSD's EMPTY, macOS's EXCEPT (also in <linux/kqueue.h>) */
+	/* beyond libkqueue's: FreeBSD's EMPTY and PROCDESC (moved), macOS's EXCEPT (also in <linux/kqueue.h>) */
 	ASSERT_EQ(-13, EVFILT_EMPTY);
+	ASSERT_EQ(-14, EVFILT_PROCDESC);
 	ASSERT_EQ(-15, EVFILT_EXCEPT);
 	ASSERT_EQ(0x2, NOTE_OOB);
 }

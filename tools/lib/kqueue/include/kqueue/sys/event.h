@@ -4,7 +4,8 @@
  * libkqueue's header, so programs built against libkqueue build and run
  * unchanged against libkqueue.so.0 on top of /dev/kqueue.  Beyond it, with
  * FreeBSD's values: EV_FORCEONESHOT, EV_KEEPUDATA, kqueuex() and kqueue1(),
- * EVFILT_EMPTY; with macOS's: EVFILT_EXCEPT and NOTE_OOB.
+ * EVFILT_EMPTY; EVFILT_PROCDESC at -14 (FreeBSD's -8 is EVFILT_NETDEV here);
+ * with macOS's: EVFILT_EXCEPT and NOTE_OOB.
  *
  * Installed as <includedir>/kqueue/sys/event.h; use
  * `pkg-config --cflags libkqueue` (-I<includedir>/kqueue).
@@ -42,6 +43,7 @@ extern "C" {
  * counts -1..-12 only, so code sizing tables by it must range-check these.
  */
 #define EVFILT_EMPTY		(-13)	/* write side drained (FreeBSD's value) */
+#define EVFILT_PROCDESC		(-14)	/* a pidfd's process (FreeBSD's is -8) */
 #define EVFILT_EXCEPT		(-15)	/* exceptional conditions (macOS's value) */
 
 struct kevent {
