@@ -44,7 +44,9 @@
  *    both of its events, whatever the other threads do at the same time;
  *  5 proc-exit: each exit of a tracked process gives exactly one NOTE_EXIT
  *    whose data is the status waitpid() reports (the NOTE_TRACK'ed
- *    grandchild too, with its NOTE_CHILD);
+ *    grandchild too, with its NOTE_CHILD), and so does its EVFILT_PROCDESC
+ *    knote on a pidfd, unless the pidfd was closed before the exit was
+ *    collected: then none;
  *  6 exact-semantics: receipts and errors of invalid changes, nested
  *    kqueues, signal counts, vnode notes, one-shot timers, close() of a
  *    kqueue waking its waiters;
@@ -179,6 +181,8 @@ struct thr {
 	/* private kqueue accounting */
 	struct proc_ent procs[MAXPROC];
 	int nprocs;
+	int pd_exits;			/* EVFILT_PROCDESC events, and the last data */
+	intptr_t pd_data;
 	long sig_sent, sig_seen;
 	unsigned int vn_bits;
 	int vfd;
@@ -487,6 +491,11 @@ static void check_private_event(struct thr *th, const struct kevent *e)
 		struct proc_ent *p;
 
 		check(C_PROC);
+		if (e->filter == EVFILT_PROCDESC && e->fflags == NOTE_EXIT) {
+			th->pd_exits++;
+			th->pd_data = e->data;
+			return;
+		}
 		if (e->filter != EVFILT_PROC)
 			break;
 		/* An unknown pid is the tracked grandchild: NOTE_CHILD or its exit. */
@@ -1248,6 +1257,7 @@ static void op_proc(struct thr *th)
 {
 	int go[2], st, i, track = chance(th, 40), do_exec = chance(th, 25), sig = 0;
 	int status = rn(th, 256), gstatus = rn(th, 256);
+	int pidfd = -1, pd_close = chance(th, 30);
 	unsigned int ff = NOTE_EXIT | NOTE_FORK | NOTE_EXEC | (track ? NOTE_TRACK : 0);
 	struct proc_ent *p, *gc = NULL;
 	char arg[16];
@@ -1300,15 +1310,34 @@ static void op_proc(struct thr *th)
 	done(e, i);
 	if (i)
 		fail(th, C_PROC, "EV_ADD EVFILT_PROC pid %d: %s", pid, strerror(errno));
+	th->pd_exits = 0;
+	if (chance(th, 50))
+		pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		c = kev(pidfd, EVFILT_PROCDESC, EV_ADD, NOTE_EXIT, 0, UD(TAG_PROC, th->idx));
+		e = rec(th, "watch pidfd %d of pid %d%s", pidfd, pid, pd_close ? ", closed" : "");
+		i = kcall(th, th->pkq, &c, 1, NULL, 0, NULL);
+		done(e, i);
+		if (i)
+			fail(th, C_PROC, "EV_ADD EVFILT_PROCDESC pid %d: %s", pid, strerror(errno));
+	}
 	if (write(go[1], "g", 1) != 1)
 		fail(th, C_PROC, "cannot start child %d", pid);
 	close(go[1]);
+	if (pidfd >= 0 && pd_close) {
+		/* races with the exit; no event may come after it */
+		if (chance(th, 50))
+			usleep(rn(th, 3000));
+		close(pidfd);
+		pidfd = -1;
+	}
 	e = rec(th, "wait for NOTE_EXIT of %d%s", pid, track ? " and its child" : "");
 	end = now_ms() + 60000;
 	for (;;) {
 		p = proc_find(th, pid, 0);
 		gc = th->nprocs > 1 ? &th->procs[1] : NULL;
-		if (p->exits && (!track || p->trackerr || (gc && gc->exits && gc->childs)))
+		if (p->exits && (!track || p->trackerr || (gc && gc->exits && gc->childs)) &&
+		    (pidfd < 0 || th->pd_exits))
 			break;
 		if (now_ms() > end || atomic_load(&g.stop) > 1)
 			break;
@@ -1343,6 +1372,14 @@ static void op_proc(struct thr *th)
 	}
 	if (th->nprocs > (track ? 2 : 1))
 		fail(th, C_PROC, "events for %d processes, expected %d", th->nprocs, track ? 2 : 1);
+	if (pidfd >= 0 && (th->pd_exits != 1 || th->pd_data != st))
+		fail(th, C_PROC, "pidfd of pid %d: %d EVFILT_PROCDESC exits (data %#lx, status %#x)",
+		     pid, th->pd_exits, (long)th->pd_data, st);
+	if (pd_close && th->pd_exits)
+		fail(th, C_PROC, "pidfd of pid %d closed before the exit was collected: %d events",
+		     pid, th->pd_exits);
+	if (pidfd >= 0)
+		close(pidfd);
 	th->nprocs = 0;
 }
 
