@@ -54,7 +54,8 @@
  *    EINVAL, E2BIG, ENOTTY where exact);
  *  8 no-thread-left-sleeping: at the end all threads, some blocked in
  *    kevent() without timeout, return and are joined in time; no operation
- *    ran longer than --hang seconds.
+ *    ran longer than --hang seconds; no moment when every thread waits
+ *    while the shared kqueue has events pending (wake_if_all_wait()).
  *
  * A failure prints the seed, the thread and its last operations. An alarm
  * ends the program if it overruns its duration by far.
@@ -107,6 +108,7 @@
 #define PRIV_IDENT(t, k)	(0x100000UL * ((t) + 1) + (k))
 #define SLOT_IDENT(s)		(0x10UL + (s))
 #define STOP_IDENT		0xdeadUL
+#define WAKE_IDENT		0xbeefUL
 #define TMR_PERIODIC		7
 #define TMR_ONESHOT		8
 
@@ -448,8 +450,8 @@ static void check_shared_event(struct thr *th, const struct kevent *e, const lon
 		return;
 	}
 	case TAG_STOP:
-		if (e->ident != STOP_IDENT || e->filter != EVFILT_USER)
-			fail(th, C_STALE, "bad stop event %s", kev_str(e, b, sizeof(b)));
+		if ((e->ident != STOP_IDENT && e->ident != WAKE_IDENT) || e->filter != EVFILT_USER)
+			fail(th, C_STALE, "bad stop or wake event %s", kev_str(e, b, sizeof(b)));
 		return;
 	case TAG_NEST:
 		if ((int)v >= g.nthreads || e->filter != EVFILT_READ ||
@@ -1957,6 +1959,47 @@ static void usage(void)
 	exit(2);
 }
 
+/*
+ * Every thread may wait on the shared kqueue without a timeout while none of
+ * its knotes can fire (all deleted or disabled): nothing would wake them, a
+ * deadlock of the harness. When every thread has been in the same kevent()
+ * call for a second, look: if the shared kqueue has events pending, the
+ * kernel failed to wake them (a hang, reported with their stacks);
+ * otherwise trigger the wake knote and go on. Returns 1 on a hang.
+ */
+static long all_wait_wakes;
+
+static int wake_if_all_wait(void)
+{
+	static long long since[MAXT];
+	static int checks;
+	struct pollfd pfd = { .fd = g.skq, .events = POLLIN };
+	struct kevent c;
+	int t;
+
+	for (t = 0; t < g.nthreads; t++) {
+		long long st = atomic_load(&g.thr[t].op_start);
+
+		if (atomic_load(&g.thr[t].in_kevent) != 2 || (checks && since[t] != st))
+			break;
+		since[t] = st;
+	}
+	checks = t == g.nthreads ? checks + 1 : 0;
+	if (checks < 5)
+		return 0;
+	checks = 0;
+	if (poll(&pfd, 1, 0) == 1) {
+		fail(NULL, C_HANG, "every thread waited 1 s in kevent() while the shared kqueue "
+		     "had events pending");
+		return 1;
+	}
+	all_wait_wakes++;
+	c = kev(WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, UD(TAG_STOP, 1));
+	if (kevent(g.skq, &c, 1, NULL, 0, NULL))
+		fail(NULL, C_EXACT, "triggering the wake event: %s", strerror(errno));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -2052,6 +2095,8 @@ int main(int argc, char **argv)
 	}
 	c[0] = kev(STOP_IDENT, EVFILT_USER, EV_ADD, 0, 0, UD(TAG_STOP, 0));
 	kevent(g.skq, c, 1, NULL, 0, NULL);
+	c[0] = kev(WAKE_IDENT, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, UD(TAG_STOP, 1));
+	kevent(g.skq, c, 1, NULL, 0, NULL);
 	for (i = 0; i < NSLOT; i++) {
 		pthread_mutex_init(&g.slot[i].mu, NULL);
 		g.slot[i].fd = g.slot[i].peer = -1;
@@ -2079,6 +2124,8 @@ int main(int argc, char **argv)
 	next_report = g.t0 + 10000;
 	while (!atomic_load(&g.stop) && now_ms() < end) {
 		sleep_us(200000);
+		if (wake_if_all_wait())
+			break;
 		for (t = 0; t < g.nthreads; t++) {
 			long long st = atomic_load(&g.thr[t].op_start);
 
@@ -2104,6 +2151,7 @@ int main(int argc, char **argv)
 			char path[64], buf[256];
 			FILE *f;
 
+			dump_ring(&g.thr[t]);
 			snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", g.thr[t].tid);
 			f = fopen(path, "r");
 			if (f && fgets(buf, sizeof(buf), f))
@@ -2150,6 +2198,8 @@ int main(int argc, char **argv)
 
 	/* Quiesce: no more shared knotes, re-enable what we disabled, drain, then count. */
 	c[0] = kev(STOP_IDENT, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+	kevent(g.skq, c, 1, NULL, 0, NULL);
+	c[0] = kev(WAKE_IDENT, EVFILT_USER, EV_DELETE, 0, 0, NULL);
 	kevent(g.skq, c, 1, NULL, 0, NULL);
 	for (i = 0; i < NSLOT; i++) {
 		struct slot *sl = &g.slot[i];
@@ -2263,6 +2313,7 @@ int main(int argc, char **argv)
 	       atomic_load(&g.anomalies));
 	printf("#   EINTR from calls that should not wait (zero timeout or nevents 0): %ld\n",
 	       atomic_load(&eintr_nowait));
+	printf("#   wake events sent because every thread waited: %ld\n", all_wait_wakes);
 	printf("# checks made:");
 	for (i = 0; i < NCAT; i++)
 		printf(" %s=%ld", cat_name[i], atomic_load(&g.checks[i]));
