@@ -329,6 +329,25 @@ static inline void read_n(struct __test_metadata *_metadata, int fd, size_t len)
 	ASSERT_EQ((ssize_t)len, r) TH_LOG("read(%d, %zu): %s", fd, len, strerror(errno));
 }
 
+/* Number of knotes of @filter listed in the fdinfo of @kq, or -1. */
+static inline int fdinfo_knotes(int kq, int filter)
+{
+	char path[64], line[256], tag[32];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", kq);
+	snprintf(tag, sizeof(tag), " filter=%d ", filter);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "knote:", 6) && strstr(line, tag))
+			n++;
+	fclose(f);
+	return n;
+}
+
 /* ---- EVFILT_PROC: expected events ------------------------------------- */
 
 /* Flags of a returned EVFILT_PROC event registered with @reg (EV_CLEAR implied). */

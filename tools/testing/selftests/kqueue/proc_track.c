@@ -725,24 +725,6 @@ static void *closer_with_waiter(void *arg)
 	return NULL;
 }
 
-/* Number of EVFILT_PROC knotes listed in the fdinfo of @kq, or -1. */
-static int proc_knotes(int kq)
-{
-	char path[64], line[256];
-	FILE *f;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", kq);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "knote:", 6) && strstr(line, " filter=-5 "))
-			n++;
-	fclose(f);
-	return n;
-}
-
 TEST_F_TIMEOUT(track, delete_and_close_race_with_forks, 200)
 {
 	struct race r = { 0 };
@@ -791,7 +773,7 @@ TEST_F_TIMEOUT(track, delete_and_close_race_with_forks, 200)
 	}
 	ASSERT_EQ(1, saw_exit);
 	/* every process is gone: so is every EVFILT_PROC knote */
-	n = proc_knotes(r.kq);
+	n = fdinfo_knotes(r.kq, EVFILT_PROC);
 	if (n >= 0)
 		ASSERT_EQ(0, n) TH_LOG("EVFILT_PROC knotes left in fdinfo");
 	ASSERT_CHANGE_ERR(r.kq, kev(f.pid, EVFILT_PROC, EV_DELETE, 0, 0, NULL), ENOENT);

@@ -39,24 +39,6 @@ static void watch(struct __test_metadata *_metadata, int kq, int pidfd, unsigned
 	kq_change(_metadata, kq, kev(pidfd, EVFILT_PROCDESC, EV_ADD, fflags, 0, udata));
 }
 
-/* Number of EVFILT_PROCDESC knotes in the fdinfo of @kq, or -1. */
-static int procdesc_knotes(int kq)
-{
-	char path[64], line[256];
-	FILE *f;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", kq);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "knote:", 6) && strstr(line, " filter=-14 "))
-			n++;
-	fclose(f);
-	return n;
-}
-
 /* A child that exits with @code once it reads a byte from @in. */
 static int exit_on_cmd(int in, int out, void *arg)
 {
@@ -90,7 +72,7 @@ TEST(exit_status)
 	ASSERT_LE(0, pidfd);
 	watch(_metadata, kq, pidfd, NOTE_EXIT, U(0x71));
 	ASSERT_NO_EVENT(kq);
-	ASSERT_EQ(1, procdesc_knotes(kq));
+	ASSERT_EQ(1, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	kid_send(_metadata, &k, 'g');
 	ev = proc_one(_metadata, kq, WAIT_MS);
 	/* NOTE_EXIT comes once the process is reapable, with the status wait(2) gives */
@@ -99,7 +81,7 @@ TEST(exit_status)
 	ASSERT_EQ(7, WEXITSTATUS(st));
 	ASSERT_KEV(exit_ev(pidfd, st, U(0x71)), &ev);
 	/* EV_ONESHOT: the knote is gone */
-	ASSERT_EQ(0, procdesc_knotes(kq));
+	ASSERT_EQ(0, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	ASSERT_CHANGE_ERR(kq, kev(pidfd, EVFILT_PROCDESC, EV_DELETE, 0, 0, NULL), ENOENT);
 	ASSERT_NO_EVENT(kq);
 	kid_close(&k);
@@ -165,7 +147,7 @@ TEST(reaped_before_registration)
 	ASSERT_EQ(5 << 8, st);
 	watch(_metadata, kq, pidfd, NOTE_EXIT, U(14));
 	ASSERT_ONE_EVENT(kq, exit_ev(pidfd, 0, U(14)));
-	ASSERT_EQ(0, procdesc_knotes(kq));
+	ASSERT_EQ(0, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	kid_close(&k);
 	close(pidfd);
 	close(kq);
@@ -204,10 +186,10 @@ TEST(close_ends_knote)
 	kid_send(_metadata, &k, 'g');
 	ASSERT_EQ(0, proc_wait_zombie(k.pid, WAIT_MS));
 	/* the exit is queued; the pidfd goes before anybody collects it */
-	ASSERT_EQ(1, procdesc_knotes(kq));
+	ASSERT_EQ(1, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	ASSERT_EQ(0, close(pidfd));
 	ASSERT_NO_EVENT(kq);
-	ASSERT_EQ(0, procdesc_knotes(kq));
+	ASSERT_EQ(0, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	/* the number is free again: a new pidfd there is a new knote */
 	again = pidfd_open(k.pid, 0);
 	ASSERT_EQ(pidfd, again);
@@ -234,7 +216,7 @@ TEST(number_reused_no_event)
 	ASSERT_EQ(0, proc_wait_zombie(k.pid, WAIT_MS));
 	ASSERT_EQ(pidfd, dup2(p[0], pidfd));
 	ASSERT_NO_EVENT(kq);
-	ASSERT_EQ(0, procdesc_knotes(kq));
+	ASSERT_EQ(0, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	ASSERT_CHANGE_ERR(kq, kev(pidfd, EVFILT_PROCDESC, EV_DELETE, 0, 0, NULL), ENOENT);
 	ASSERT_EQ(3 << 8, proc_reap(k.pid, WAIT_MS));
 	kid_close(&k);
@@ -260,7 +242,7 @@ TEST(attach_errors)
 	tfd = pidfd_open(getpid(), PIDFD_THREAD);
 	ASSERT_LE(0, tfd) TH_LOG("pidfd_open(PIDFD_THREAD): %s", strerror(errno));
 	ASSERT_CHANGE_ERR(kq, kev(tfd, EVFILT_PROCDESC, EV_ADD, NOTE_EXIT, 0, NULL), EINVAL);
-	ASSERT_EQ(0, procdesc_knotes(kq));
+	ASSERT_EQ(0, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	close(tfd);
 	close(p[0]);
 	close(p[1]);
@@ -275,12 +257,12 @@ TEST(modify_and_delete)
 	ASSERT_LE(0, pidfd);
 	watch(_metadata, kq, pidfd, NOTE_EXIT, U(1));
 	watch(_metadata, kq, pidfd, NOTE_EXIT, U(2));
-	ASSERT_EQ(1, procdesc_knotes(kq));
+	ASSERT_EQ(1, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	kq_change(_metadata, kq, kev(pidfd, EVFILT_PROCDESC, EV_DISABLE, 0, 0, NULL));
 	kq_change(_metadata, kq, kev(pidfd, EVFILT_PROCDESC, EV_ENABLE, 0, 0, NULL));
 	ASSERT_NO_EVENT(kq);
 	kq_change(_metadata, kq, kev(pidfd, EVFILT_PROCDESC, EV_DELETE, 0, 0, NULL));
-	ASSERT_EQ(0, procdesc_knotes(kq));
+	ASSERT_EQ(0, fdinfo_knotes(kq, EVFILT_PROCDESC));
 	close(pidfd);
 	close(kq);
 }
@@ -387,7 +369,7 @@ TEST_F_TIMEOUT(race, end_while_exiting, 120)
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	ASSERT_EQ(0, r.wrong);
 	ASSERT_NO_EVENT(r.kq);
-	ASSERT_EQ(0, procdesc_knotes(r.kq));
+	ASSERT_EQ(0, fdinfo_knotes(r.kq, EVFILT_PROCDESC));
 	TH_LOG("%d rounds, %d events taken by the other thread, window %ld us", rounds,
 	       r.events, window / 1000);
 	close(r.kq);
