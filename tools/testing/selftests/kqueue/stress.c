@@ -1994,6 +1994,11 @@ static int wake_if_all_wait(void)
 		return 1;
 	}
 	all_wait_wakes++;
+	printf("# every thread waited 1 s, the shared kqueue has nothing pending: wake event %ld\n",
+	       all_wait_wakes);
+	for (t = 0; t < g.nthreads; t++)	/* racy reads of the rings: only a hint */
+		printf("#   thread %d in: %.88s\n", t,
+		       g.thr[t].ring[(g.thr[t].nring - 1) % RING].txt);
 	c = kev(WAKE_IDENT, EVFILT_USER, 0, NOTE_TRIGGER, 0, UD(TAG_STOP, 1));
 	if (kevent(g.skq, &c, 1, NULL, 0, NULL))
 		fail(NULL, C_EXACT, "triggering the wake event: %s", strerror(errno));
