@@ -248,6 +248,20 @@ static uint64_t rnd(struct thr *th)
 	return z ^ (z >> 31);
 }
 
+/*
+ * The start of stream @stream of run @seed. splitmix64 walks one cycle by a
+ * fixed step; starts that differ by multiples of that step (as seed + idx *
+ * step did) give the same sequence shifted by a few values, so that threads
+ * fell into step and made the same calls at the same time. A mixed start
+ * lands far from every other.
+ */
+static uint64_t stream_start(uint64_t seed, uint64_t stream)
+{
+	struct thr t = { .rng = seed * 0x100000001b3ULL ^ (stream + 1) * 0xd1b54a32d192ed03ULL };
+
+	return rnd(&t);
+}
+
 static unsigned int rn(struct thr *th, unsigned int n)
 {
 	return n ? (unsigned int)(rnd(th) % n) : 0;
@@ -1816,7 +1830,7 @@ static void setup_thread(struct thr *th, int idx)
 	int k, n = 0;
 
 	th->idx = idx;
-	th->rng = g.seed * 0x100000001b3ULL + (uint64_t)idx * 0x9e3779b97f4a7c15ULL + 1;
+	th->rng = stream_start(g.seed, idx);
 	th->fkq = -1;
 	th->vfd = -1;
 	snprintf(th->vpath, sizeof(th->vpath), "/tmp/kqstress-%d-%d", getpid(), idx);
@@ -1877,7 +1891,7 @@ static void proc_worker(int w, const int stop_pipe[2])
 	int t, n = 0;
 
 	self.idx = 100 + w;
-	self.rng = g.seed * 0x100000001b3ULL + (uint64_t)(1000 + w) * 0x9e3779b97f4a7c15ULL + 1;
+	self.rng = stream_start(g.seed, 1000 + w);
 	alarm(g.duration + g.hang + 60);
 	close(stop_pipe[1]);
 	close(g.skq);
