@@ -70,7 +70,7 @@ TEST(error_without_room_fails_and_stops)
 
 	watchdog(20);
 	ch[0] = kev(1, EVFILT_USER, EV_ADD, 0, 0, NULL);
-	ch[1] = kev(2, -14, EV_ADD, 0, 0, NULL);
+	ch[1] = kev(2, -16, EV_ADD, 0, 0, NULL);
 	ch[2] = kev(3, EVFILT_USER, EV_ADD, 0, 0, NULL);
 	/* nevents 0, NULL timeout: must not wait */
 	ASSERT_FAILS(EINVAL, kevent(kq, ch, 3, NULL, 0, NULL));
@@ -281,7 +281,7 @@ TEST(oneshot_dispatch_einval)
 
 TEST(unknown_filters_einval)
 {
-	static const short filters[] = { -14, -100, 0, 5, SHRT_MIN, SHRT_MAX };
+	static const short filters[] = { -16, -100, 0, 5, SHRT_MIN, SHRT_MAX };
 	struct kevent ch[6], ev[8];
 	int kq = kq_new(_metadata), n, i;
 
