@@ -21,6 +21,9 @@
 #   make bench-insns [BASE=rev]
 #                    instructions per kevent() vs epoll, counted by the
 #                    emulated CPU (of rev too, if given)
+#   make KDIR=auto [KRELEASE=r]
+#                    build against an installed distribution kernel (the
+#                    running one by default): see tools/distro/prepare.sh
 #   make help        everything else
 #
 # KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
@@ -45,10 +48,19 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
 
 # $(KDIR): the kernel build tree. Expanded lazily and remembered.
+# KDIR=auto: the build directory tools/distro/prepare.sh makes (once, then
+# cached) for the installed distribution kernel $(KRELEASE), the running one
+# by default.
+KRELEASE	?=
 kdir-given	:= $(filter-out undefined,$(origin KDIR))
 ifeq ($(kdir-given),)
 KDIR = $(eval KDIR := $(test-kernel))$(KDIR)
+else ifeq ($(KDIR),auto)
+override KDIR = $(eval override KDIR := $(distro-kernel))$(KDIR)
 endif
+distro-kernel = $(shell unset MAKEFLAGS MFLAGS MAKELEVEL; \
+	tools/distro/prepare.sh $(KRELEASE))$(if \
+	$(filter 0,$(.SHELLSTATUS)),,$(error preparing the kernel build directory failed))
 # (Without our MAKEFLAGS: "make -n" must not turn the kernel build into a dry run.)
 test-kernel = $(shell unset MAKEFLAGS MFLAGS MAKELEVEL; \
 	$(VM)/deps.sh >&2 && $(VM)/kernel.sh debug)$(if \
@@ -95,7 +107,8 @@ rustfmt		= rustfmt --edition 2021 --config newline_style=Unix
 rust-sources	= $(shell find rust -name '*.rs')
 
 .PHONY: all modules modules_install lib selftests samples deps run check stress \
-	bench bench-ab bench-insns clippy fmt fmtcheck install clean help
+	bench bench-ab bench-insns clippy fmt fmtcheck install clean help \
+	distro-prepare
 
 all: modules
 
@@ -132,6 +145,9 @@ check: modules selftests
 		$(VMDIR)/check.cpio.gz
 	$(VM)/run.sh check $(BZIMAGE) $(VMDIR)/check.cpio.gz -- \
 		$(MAKE) -C $(LIBDIR) test
+
+distro-prepare:
+	@tools/distro/prepare.sh $(KRELEASE)
 
 # The stress harness alone, for as long as asked: a tests.list of its own
 # with the seed and duration, a per-program limit and a QEMU limit that
@@ -228,6 +244,8 @@ help:
 	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
 	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
 	@echo '  bench-insns [BASE=rev]  instructions per kevent() vs epoll (INSN_TOP=n: by function)'
+	@echo '  distro-prepare [KRELEASE=r]  print (and make once) the build dir for a distribution kernel'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
-	@echo 'Variables: KDIR KSRC LLVM (default: as KDIR was built) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
+	@echo 'Variables: KDIR (auto: a distribution kernel, KRELEASE=r) KSRC LLVM (default: as KDIR'
+	@echo '           was built) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
 	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'
