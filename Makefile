@@ -24,6 +24,9 @@
 #   make KDIR=auto [KRELEASE=r]
 #                    build against an installed distribution kernel (the
 #                    running one by default): see tools/distro/prepare.sh
+#   make dkms-install / dkms-remove
+#                    register the module with DKMS (dkms.conf), which builds
+#                    and signs it for every installed and future kernel
 #   make help        everything else
 #
 # KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
@@ -108,7 +111,7 @@ rust-sources	= $(shell find rust -name '*.rs')
 
 .PHONY: all modules modules_install lib selftests samples deps run check stress \
 	bench bench-ab bench-insns clippy fmt fmtcheck install clean help \
-	distro-prepare
+	distro-prepare dkms-install dkms-remove
 
 all: modules
 
@@ -148,6 +151,26 @@ check: modules selftests
 
 distro-prepare:
 	@tools/distro/prepare.sh $(KRELEASE)
+
+# DKMS (dkms.conf): the tree goes to /usr/src/kqueue-<version>, from where
+# dkms builds it with "make KDIR=auto KRELEASE=<kernel>" for each kernel.
+DKMS_VERSION	= $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
+DKMS_SRC	= /usr/src/kqueue-$(DKMS_VERSION)
+DKMS_KERNEL	= $(or $(KRELEASE),$(shell uname -r))
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp dkms.conf Makefile Kbuild $(DKMS_SRC)/
+	find rust include tools/distro -type f \( -name '*.rs' -o -name '*.[ch]' -o -name '*.sh' \) \
+		-exec cp --parents -t $(DKMS_SRC) {} +
+	dkms add -m kqueue -v $(DKMS_VERSION)
+	dkms build -m kqueue -v $(DKMS_VERSION) -k $(DKMS_KERNEL)
+	dkms install -m kqueue -v $(DKMS_VERSION) -k $(DKMS_KERNEL)
+
+dkms-remove:
+	dkms remove -m kqueue -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)
 
 # The stress harness alone, for as long as asked: a tests.list of its own
 # with the seed and duration, a per-program limit and a QEMU limit that
@@ -245,6 +268,7 @@ help:
 	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
 	@echo '  bench-insns [BASE=rev]  instructions per kevent() vs epoll (INSN_TOP=n: by function)'
 	@echo '  distro-prepare [KRELEASE=r]  print (and make once) the build dir for a distribution kernel'
+	@echo '  dkms-install dkms-remove [KRELEASE=r]  the module under DKMS (dkms.conf)'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
 	@echo 'Variables: KDIR (auto: a distribution kernel, KRELEASE=r) KSRC LLVM (default: as KDIR'
 	@echo '           was built) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
