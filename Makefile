@@ -21,6 +21,11 @@
 #   make bench-insns [BASE=rev]
 #                    instructions per kevent() vs epoll, counted by the
 #                    emulated CPU (of rev too, if given)
+#   make check-distro
+#                    kqueue.ko built in a debootstrap'd Debian trixie for
+#                    Debian's own kernel (tools/distro/prepare.sh), the
+#                    selftests in the test VM on that kernel's unmodified
+#                    vmlinuz, and DKMS; the last line is "N passed, N failed"
 #   make KDIR=auto [KRELEASE=r]
 #                    build against an installed distribution kernel (the
 #                    running one by default): see tools/distro/prepare.sh
@@ -111,7 +116,7 @@ rust-sources	= $(shell find rust -name '*.rs')
 
 .PHONY: all modules modules_install lib selftests samples deps run check stress \
 	bench bench-ab bench-insns clippy fmt fmtcheck install clean help \
-	distro-prepare dkms-install dkms-remove
+	check-distro distro-prepare dkms-install dkms-remove
 
 all: modules
 
@@ -134,7 +139,7 @@ deps:
 	$(VM)/deps.sh
 
 # make run / make check / make bench set up the host first.
-ifneq ($(filter run check stress bench bench-ab bench-insns,$(MAKECMDGOALS)),)
+ifneq ($(filter run check check-distro stress bench bench-ab bench-insns,$(MAKECMDGOALS)),)
 modules lib selftests samples: deps
 endif
 
@@ -148,6 +153,12 @@ check: modules selftests
 		$(VMDIR)/check.cpio.gz
 	$(VM)/run.sh check $(BZIMAGE) $(VMDIR)/check.cpio.gz -- \
 		$(MAKE) -C $(LIBDIR) test
+
+# Debian's own kernel: tools/testing/vm/check-distro.sh does it all (a
+# trixie system in the cache builds the module; its selftests, the same as
+# above, are built here).
+check-distro: deps lib
+	$(VM)/check-distro.sh
 
 distro-prepare:
 	@tools/distro/prepare.sh $(KRELEASE)
@@ -267,6 +278,7 @@ help:
 	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
 	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
 	@echo '  bench-insns [BASE=rev]  instructions per kevent() vs epoll (INSN_TOP=n: by function)'
+	@echo '  check-distro       the selftests on Debian'"'"'s own kernel, module built in a trixie chroot'
 	@echo '  distro-prepare [KRELEASE=r]  print (and make once) the build dir for a distribution kernel'
 	@echo '  dkms-install dkms-remove [KRELEASE=r]  the module under DKMS (dkms.conf)'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
