@@ -21,6 +21,17 @@
 #   make bench-insns [BASE=rev]
 #                    instructions per kevent() vs epoll, counted by the
 #                    emulated CPU (of rev too, if given)
+#   make check-distro
+#                    kqueue.ko built in a debootstrap'd Debian trixie for
+#                    Debian's own kernel (tools/distro/prepare.sh), the
+#                    selftests in the test VM on that kernel's unmodified
+#                    vmlinuz, and DKMS; the last line is "N passed, N failed"
+#   make KDIR=auto [KRELEASE=r]
+#                    build against an installed distribution kernel (the
+#                    running one by default): see tools/distro/prepare.sh
+#   make dkms-install / dkms-remove
+#                    register the module with DKMS (dkms.conf), which builds
+#                    and signs it for every installed and future kernel
 #   make help        everything else
 #
 # KDIR defaults to the debug test kernel that tools/testing/vm/kernel.sh
@@ -45,10 +56,19 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
 
 # $(KDIR): the kernel build tree. Expanded lazily and remembered.
+# KDIR=auto: the build directory tools/distro/prepare.sh makes (once, then
+# cached) for the installed distribution kernel $(KRELEASE), the running one
+# by default.
+KRELEASE	?=
 kdir-given	:= $(filter-out undefined,$(origin KDIR))
 ifeq ($(kdir-given),)
 KDIR = $(eval KDIR := $(test-kernel))$(KDIR)
+else ifeq ($(KDIR),auto)
+override KDIR = $(eval override KDIR := $(distro-kernel))$(KDIR)
 endif
+distro-kernel = $(shell unset MAKEFLAGS MFLAGS MAKELEVEL; \
+	tools/distro/prepare.sh $(KRELEASE))$(if \
+	$(filter 0,$(.SHELLSTATUS)),,$(error preparing the kernel build directory failed))
 # (Without our MAKEFLAGS: "make -n" must not turn the kernel build into a dry run.)
 test-kernel = $(shell unset MAKEFLAGS MFLAGS MAKELEVEL; \
 	$(VM)/deps.sh >&2 && $(VM)/kernel.sh debug)$(if \
@@ -95,7 +115,8 @@ rustfmt		= rustfmt --edition 2021 --config newline_style=Unix
 rust-sources	= $(shell find rust -name '*.rs')
 
 .PHONY: all modules modules_install lib selftests samples deps run check stress \
-	bench bench-ab bench-insns clippy fmt fmtcheck install clean help
+	bench bench-ab bench-insns clippy fmt fmtcheck install clean help \
+	check-distro distro-prepare dkms-install dkms-remove
 
 all: modules
 
@@ -118,7 +139,7 @@ deps:
 	$(VM)/deps.sh
 
 # make run / make check / make bench set up the host first.
-ifneq ($(filter run check stress bench bench-ab bench-insns,$(MAKECMDGOALS)),)
+ifneq ($(filter run check check-distro stress bench bench-ab bench-insns,$(MAKECMDGOALS)),)
 modules lib selftests samples: deps
 endif
 
@@ -132,6 +153,35 @@ check: modules selftests
 		$(VMDIR)/check.cpio.gz
 	$(VM)/run.sh check $(BZIMAGE) $(VMDIR)/check.cpio.gz -- \
 		$(MAKE) -C $(LIBDIR) test
+
+# Debian's own kernel: tools/testing/vm/check-distro.sh does it all (a
+# trixie system in the cache builds the module; its selftests, the same as
+# above, are built here).
+check-distro: deps lib
+	$(VM)/check-distro.sh
+
+distro-prepare:
+	@tools/distro/prepare.sh $(KRELEASE)
+
+# DKMS (dkms.conf): the tree goes to /usr/src/kqueue-<version>, from where
+# dkms builds it with "make KDIR=auto KRELEASE=<kernel>" for each kernel.
+DKMS_VERSION	= $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf)
+DKMS_SRC	= /usr/src/kqueue-$(DKMS_VERSION)
+DKMS_KERNEL	= $(or $(KRELEASE),$(shell uname -r))
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp dkms.conf Makefile Kbuild $(DKMS_SRC)/
+	find rust include tools/distro -type f \( -name '*.rs' -o -name '*.[ch]' -o -name '*.sh' \) \
+		-exec cp --parents -t $(DKMS_SRC) {} +
+	dkms add -m kqueue -v $(DKMS_VERSION)
+	dkms build -m kqueue -v $(DKMS_VERSION) -k $(DKMS_KERNEL)
+	dkms install -m kqueue -v $(DKMS_VERSION) -k $(DKMS_KERNEL)
+
+dkms-remove:
+	dkms remove -m kqueue -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)
 
 # The stress harness alone, for as long as asked: a tests.list of its own
 # with the seed and duration, a per-program limit and a QEMU limit that
@@ -228,6 +278,10 @@ help:
 	@echo '  bench              kqbench and procbench in the VM on the non-debug bench kernel'
 	@echo '  bench-ab BASE=rev  kqueue.ko of git revision rev against the working tree, in one boot'
 	@echo '  bench-insns [BASE=rev]  instructions per kevent() vs epoll (INSN_TOP=n: by function)'
+	@echo '  check-distro       the selftests on Debian'"'"'s own kernel, module built in a trixie chroot'
+	@echo '  distro-prepare [KRELEASE=r]  print (and make once) the build dir for a distribution kernel'
+	@echo '  dkms-install dkms-remove [KRELEASE=r]  the module under DKMS (dkms.conf)'
 	@echo '  clippy fmt fmtcheck install modules_install clean'
-	@echo 'Variables: KDIR KSRC LLVM (default: as KDIR was built) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
+	@echo 'Variables: KDIR (auto: a distribution kernel, KRELEASE=r) KSRC LLVM (default: as KDIR'
+	@echo '           was built) CLIPPY=1 PREFIX=$(PREFIX) DESTDIR'
 	@echo 'VM knobs (environment): KQUEUE_ACCEL=kvm KQUEUE_TIMEOUT=1200 KQUEUE_VERBOSE=1'

@@ -8,7 +8,7 @@
 //! lock comes first (see Documentation/kqueue/design.rst).
 
 use crate::knote::Knote;
-use core::{cell::UnsafeCell, mem::MaybeUninit};
+use core::{cell::UnsafeCell, mem::MaybeUninit, ptr};
 use kernel::{
     bindings,
     ffi::{c_int, c_uint, c_void},
@@ -17,7 +17,10 @@ use kernel::{
 };
 
 extern "C" {
-    fn kq_vfs_poll(file: *mut c_void, pt: *mut bindings::poll_table_struct) -> c_uint;
+    // `poll_table *` as an opaque pointer, like the file: `poll_table_struct` reaches (through
+    // its callback's `struct file *`) `lock_class_key`, which has no fields without lockdep,
+    // and older rustc (1.85) then warns that it is not FFI-safe.
+    fn kq_vfs_poll(file: *mut c_void, pt: *mut c_void) -> c_uint;
     fn kq_wait_pollfree(
         entry: *mut bindings::wait_queue_entry,
         headp: *mut *mut bindings::wait_queue_head,
@@ -151,7 +154,7 @@ impl PollHook {
             knote,
         };
         // SAFETY: `file` is a live file we hold; `ctx` outlives the call.
-        let mask = unsafe { kq_vfs_poll(file.as_ptr().cast(), &mut ctx.pt) };
+        let mask = unsafe { kq_vfs_poll(file.as_ptr().cast(), ptr::from_mut(&mut ctx.pt).cast()) };
         // SAFETY: Exclusive use (type invariants).
         if unsafe { (*self.slots.get()).overflow } {
             self.detach();
