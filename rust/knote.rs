@@ -143,9 +143,7 @@ impl Knote {
             state,
         })
     }
-}
 
-impl Knote {
     /// The file of the descriptor whose close ends this knote: a descriptor filter's,
     /// or the pidfd of an EVFILT_PROCDESC knote.
     pub(crate) fn fd_file(&self) -> Option<&File> {

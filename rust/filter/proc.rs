@@ -32,8 +32,8 @@ use kernel::{
     list::{List, ListArc},
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::aref::ARef,
     sync::{
+        aref::ARef,
         atomic::{Atomic, Relaxed},
         Arc,
     },
