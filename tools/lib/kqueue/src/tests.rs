@@ -128,9 +128,14 @@ fn parse_value(s: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
-/// Object-like `#define NAME VALUE` lines of the header with a number.
+/// Object-like `#define NAME VALUE` lines of the library's header with a number.
 fn header_defines() -> BTreeMap<String, i64> {
-    let text = fs::read_to_string(header()).expect("header is readable");
+    defines_of(&header())
+}
+
+/// Object-like `#define NAME VALUE` lines of the C header `path` with a number.
+fn defines_of(path: &Path) -> BTreeMap<String, i64> {
+    let text = fs::read_to_string(path).expect("header is readable");
     let mut defs = BTreeMap::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("#define") else {
@@ -151,6 +156,67 @@ fn header_defines() -> BTreeMap<String, i64> {
         }
     }
     defs
+}
+
+/// `pub(crate) const NAME: TYPE = VALUE;` lines of the module's `rust/uapi.rs` whose value
+/// is a number (not an expression).
+fn module_constants() -> BTreeMap<String, i64> {
+    let path = crate_dir().join("../../../rust/uapi.rs");
+    let text = fs::read_to_string(path).expect("rust/uapi.rs is readable");
+    let mut consts = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("pub(crate) const ") else {
+            continue;
+        };
+        let Some((name, rest)) = rest.split_once(':') else {
+            continue;
+        };
+        let Some((_, value)) = rest.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_end_matches(';').replace('_', "");
+        if let Some(v) = parse_value(&value) {
+            consts.insert(name.trim().to_string(), v);
+        }
+    }
+    consts
+}
+
+/// The module's ABI constants are written by hand in rust/uapi.rs: each must have the
+/// value of the same name in the library's header (filters, flags, notes) or of its
+/// `KQUEUE_` name in include/uapi/linux/kqueue.h (the ioctl ABI), and every filter,
+/// flag and note that kqueue.h defines must be the module's too.
+#[test]
+fn module_constants_match_the_headers() {
+    let module = module_constants();
+    let lib = header_defines();
+    let uapi = defines_of(&crate_dir().join("../../../include/uapi/linux/kqueue.h"));
+    let is_event_name =
+        |n: &str| n.starts_with("EVFILT_") || n.starts_with("EV_") || n.starts_with("NOTE_");
+    assert!(module.len() > 50, "rust/uapi.rs not parsed: {module:?}");
+    for (name, v) in &module {
+        if is_event_name(name) {
+            assert_eq!(
+                lib.get(name),
+                Some(v),
+                "{name}: rust/uapi.rs against <sys/event.h>"
+            );
+        } else if let Some(u) = uapi.get(&format!("KQUEUE_{name}")) {
+            assert_eq!(u, v, "{name}: rust/uapi.rs against <linux/kqueue.h>");
+        }
+    }
+    for (name, v) in uapi.iter().filter(|(n, _)| is_event_name(n)) {
+        assert_eq!(
+            module.get(name),
+            Some(v),
+            "{name}: <linux/kqueue.h> against rust/uapi.rs"
+        );
+    }
+    assert_eq!(module.get("ABI_VERSION"), uapi.get("KQUEUE_ABI_VERSION"));
+    assert_eq!(
+        module.get("KEVENT_ARGS_SIZE_VER0"),
+        uapi.get("KQUEUE_KEVENT_ARGS_SIZE_VER0")
+    );
 }
 
 #[test]
