@@ -35,22 +35,82 @@ struct kqueue_event {
 };
 
 /*
- * kqueue_event.flags takes the EV_* values of libkqueue's <sys/event.h>,
- * and these beyond them, with FreeBSD's values (spelled as in the library's
- * header, so that both may be included).
+ * The values of kqueue_event.filter, .flags and .fflags: libkqueue's
+ * <sys/event.h>, and beyond it FreeBSD's (macOS's where FreeBSD has none, a
+ * free value where FreeBSD's collides with libkqueue's). Spelled token for
+ * token as in the library's <sys/event.h>, so that both may be included;
+ * the library's tests check the module's rust/uapi.rs against this table.
  */
-#define EV_FORCEONESHOT	0x0100	/* report once now, then delete */
-#define EV_KEEPUDATA	0x0200	/* change leaves udata as it is */
+#define EVFILT_READ		(-1)
+#define EVFILT_WRITE		(-2)
+#define EVFILT_AIO		(-3)	/* defined, not implemented */
+#define EVFILT_VNODE		(-4)
+#define EVFILT_PROC		(-5)
+#define EVFILT_SIGNAL		(-6)
+#define EVFILT_TIMER		(-7)
+#define EVFILT_NETDEV		(-8)	/* defined, not implemented */
+#define EVFILT_FS		(-9)	/* defined, not implemented */
+#define EVFILT_LIO		(-10)	/* defined, not implemented */
+#define EVFILT_USER		(-11)
+#define EVFILT_LIBKQUEUE	(-12)	/* answered by the library, never applied */
+#define EVFILT_EMPTY		(-13)	/* write side drained (FreeBSD) */
+#define EVFILT_PROCDESC		(-14)	/* a pidfd's process (FreeBSD's -8 is EVFILT_NETDEV) */
+#define EVFILT_EXCEPT		(-15)	/* exceptional conditions (macOS) */
 
-/*
- * kqueue_event.filter takes the EVFILT_* values of libkqueue's
- * <sys/event.h>, and these beyond them (spelled as in the library's header),
- * at FreeBSD's value where FreeBSD has the filter, else macOS's.
- */
-#define EVFILT_EMPTY	(-13)	/* write side drained (FreeBSD) */
-#define EVFILT_PROCDESC	(-14)	/* a pidfd's process (FreeBSD's -8 is EVFILT_NETDEV) */
-#define EVFILT_EXCEPT	(-15)	/* exceptional conditions (macOS) */
-#define NOTE_OOB	0x0002	/* EVFILT_EXCEPT: out-of-band data (macOS) */
+#define EV_ADD		0x0001	/* add the knote, or modify it */
+#define EV_DELETE	0x0002	/* delete it */
+#define EV_ENABLE	0x0004	/* enable it */
+#define EV_DISABLE	0x0008	/* disable it */
+#define EV_ONESHOT	0x0010	/* delete it after its first delivery */
+#define EV_CLEAR	0x0020	/* reset its state after each delivery */
+#define EV_RECEIPT	0x0040	/* answer the change with an EV_ERROR entry */
+#define EV_DISPATCH	0x0080	/* disable it after each delivery */
+#define EV_FORCEONESHOT	0x0100	/* report once now, then delete (FreeBSD) */
+#define EV_KEEPUDATA	0x0200	/* change leaves udata as it is (FreeBSD) */
+#define EV_SYSFLAGS	0xF000	/* ignored in changes */
+#define EV_FLAG1	0x2000
+#define EV_ERROR	0x4000	/* an error entry: data is the errno */
+#define EV_EOF		0x8000	/* end of file or process */
+
+/* EVFILT_USER */
+#define NOTE_FFNOP	0x00000000
+#define NOTE_FFAND	0x40000000
+#define NOTE_FFOR	0x80000000
+#define NOTE_FFCOPY	0xc0000000
+#define NOTE_FFCTRLMASK	0xc0000000
+#define NOTE_FFLAGSMASK	0x00ffffff
+#define NOTE_TRIGGER	0x01000000
+/* EVFILT_READ, EVFILT_WRITE */
+#define NOTE_LOWAT	0x0001
+/* EVFILT_EXCEPT (macOS) */
+#define NOTE_OOB	0x0002
+/* EVFILT_VNODE; NOTE_OPEN moved (FreeBSD's 0x0080 is NOTE_TRUNCATE here) */
+#define NOTE_DELETE	0x0001
+#define NOTE_WRITE	0x0002
+#define NOTE_EXTEND	0x0004
+#define NOTE_ATTRIB	0x0008
+#define NOTE_LINK	0x0010
+#define NOTE_RENAME	0x0020
+#define NOTE_REVOKE	0x0040
+#define NOTE_TRUNCATE	0x0080
+#define NOTE_CLOSE	0x0100
+#define NOTE_CLOSE_WRITE 0x0200
+#define NOTE_READ	0x0400
+#define NOTE_OPEN	0x0800
+/* EVFILT_PROC, EVFILT_PROCDESC (NOTE_EXIT only) */
+#define NOTE_EXIT	0x80000000
+#define NOTE_FORK	0x40000000
+#define NOTE_EXEC	0x20000000
+#define NOTE_PCTRLMASK	0xf0000000
+#define NOTE_PDATAMASK	0x000fffff
+#define NOTE_TRACK	0x00000001
+#define NOTE_TRACKERR	0x00000002
+#define NOTE_CHILD	0x00000004
+/* EVFILT_TIMER */
+#define NOTE_SECONDS	0x0001
+#define NOTE_USECONDS	0x0002
+#define NOTE_NSECONDS	0x0004
+#define NOTE_ABSOLUTE	0x0008
 
 /* Arguments of one kevent() call. */
 struct kqueue_kevent_args {

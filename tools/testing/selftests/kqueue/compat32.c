@@ -17,13 +17,6 @@
 
 #include "kselftest_harness.h"
 
-#define EVFILT_USER	(-11)
-#define EV_ADD		0x0001
-#define EV_CLEAR	0x0020
-#define EV_ERROR	0x4000
-#define NOTE_TRIGGER	0x01000000
-#define NOTE_FFCOPY	0xc0000000
-
 static int kev(int fd, struct kqueue_event *ch, int nch, struct kqueue_event *ev, int nev,
 	       const struct __kernel_timespec *ts)
 {
