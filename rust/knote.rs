@@ -12,6 +12,7 @@ use crate::{
     queue::{KqInner, Kqueue},
     uapi::KEvent,
 };
+use core::ptr::NonNull;
 use kernel::{
     fs::File,
     list::{AtomicTracker, ListLinks, TryNewListArc},
@@ -71,13 +72,35 @@ pub(crate) struct KnoteState {
     pub(crate) filter: FilterState,
 }
 
+/// The kqueue a knote belongs to, as its hooks reach it.
+///
+/// # Invariants
+///
+/// Points to the kqueue the knote was made for. That kqueue outlives every hook of the
+/// knote: before it goes away it unlinks all its knotes and detaches their sources and
+/// poll hooks (and so their EVFILT_PROC registry entries), waiting for running ones.
+pub(crate) struct KqRef(NonNull<Kqueue>);
+
+impl KqRef {
+    /// The kqueue.
+    ///
+    /// # Safety
+    ///
+    /// The caller runs in a hook of the knote (or finds the knote in the EVFILT_PROC
+    /// registry under its lock), so that, by the type invariants, the kqueue is alive.
+    pub(crate) unsafe fn get(&self) -> &Kqueue {
+        // SAFETY: Alive per the caller's guarantee and the type invariants.
+        unsafe { self.0.as_ref() }
+    }
+}
+
 /// A registered event.
 #[pin_data]
 pub(crate) struct Knote {
     /// Table key.
     pub(crate) key: KnoteKey,
-    /// The kqueue this knote belongs to; it detaches every hook before it goes away.
-    pub(crate) kq: *const Kqueue,
+    /// The kqueue this knote belongs to.
+    pub(crate) kq: KqRef,
     /// The descriptor's file, for filters on descriptors.
     pub(crate) file: Option<ARef<File>>,
     /// Address of the registering task's fd table (compared, never dereferenced).
@@ -126,7 +149,8 @@ impl Knote {
         source: Source,
         state: LockedBy<KnoteState, KqInner>,
     ) -> impl PinInit<Self> {
-        let kq: *const Kqueue = kq;
+        // INVARIANT: `kq` is the knote's kqueue, which detaches every hook before it goes.
+        let kq = KqRef(NonNull::from(kq));
         pin_init!(Self {
             key,
             kq,
@@ -151,8 +175,8 @@ impl Knote {
     }
 }
 
-// SAFETY: `kq` is only dereferenced while the knote is attached to that kqueue, which outlives
-// its knotes' hooks; everything else is `Send`/`Sync` or locked.
+// SAFETY: `kq` is only dereferenced while the knote is attached to that kqueue (see `KqRef`);
+// everything else is `Send`/`Sync` or locked.
 unsafe impl Send for Knote {}
 // SAFETY: As above.
 unsafe impl Sync for Knote {}

@@ -918,8 +918,8 @@ pub(crate) fn activate(kn: &Knote, update: impl FnOnce(&mut KnoteState) -> bool)
 
 /// [`activate`] from wake-up nesting `level` (see [`Kqueue::wake`]).
 fn activate_at(kn: &Knote, level: i32, update: impl FnOnce(&mut KnoteState) -> bool) {
-    // SAFETY: A knote's hooks are detached before its kqueue goes away.
-    let kq = unsafe { &*kn.kq };
+    // SAFETY: Called by a hook of `kn` (see above).
+    let kq = unsafe { kn.kq.get() };
     // SAFETY: `kn` is the content of an `Arc<Knote>` (hooks get `&*arc`), alive while hooked.
     let arc = unsafe { ArcBorrow::from_raw(kn) };
     let mut guard = kq.lock();

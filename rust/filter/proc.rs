@@ -515,8 +515,8 @@ fn track(
     let Source::Proc(hook) = &parent_kn.source else {
         return Err(EINVAL);
     };
-    // SAFETY: `parent_kn` is in the registry, so its kqueue is alive (see above).
-    let kq: &Kqueue = unsafe { &*parent_kn.kq };
+    // SAFETY: `parent_kn` is in the registry, whose lock we hold (see above).
+    let kq: &Kqueue = unsafe { parent_kn.kq.get() };
     let ident = u64::try_from(hook.nr(child)).map_err(|_| ESRCH)?;
     if ident == 0 {
         return Err(ESRCH);
