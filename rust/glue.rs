@@ -3,11 +3,16 @@
 //! The unsafe edge towards C: an irq-safe spinlock backend and a wait queue
 //! with nanosecond timeouts, built on the helpers in `helpers.c`.
 
+use crate::ffi::{
+    kq_closed_word, kq_current_files, kq_fd_filter_check, kq_fd_stale, kq_file_count, kq_file_data,
+    kq_files_shared, kq_poll_held, kq_read_user_words, kq_read_user_words_and_pointee,
+    kq_timer_slack_ns, kq_wake_if_waiters, kq_wake_nested, kq_write_user_words,
+};
 use crate::filter::fd::Side;
 use core::{marker::PhantomPinned, pin::Pin};
 use kernel::{
     bindings,
-    ffi::{c_long, c_ulong},
+    ffi::c_ulong,
     prelude::*,
     str::CStr,
     sync::{
@@ -16,46 +21,6 @@ use kernel::{
     },
     types::Opaque,
 };
-
-extern "C" {
-    #[cfg(CONFIG_INLINE_SPIN_LOCK_IRQSAVE)]
-    fn kq_spin_lock_irqsave(lock: *mut bindings::spinlock_t) -> c_ulong;
-    #[cfg(CONFIG_INLINE_SPIN_UNLOCK_IRQRESTORE)]
-    fn kq_spin_unlock_irqrestore(lock: *mut bindings::spinlock_t, flags: c_ulong);
-    fn kq_file_count(file: *mut c_void) -> c_long;
-    fn kq_files_shared() -> bool;
-    fn kq_timer_slack_ns() -> u64;
-    fn kq_wake_nested(
-        head: *mut bindings::wait_queue_head,
-        key: u32,
-        subclass: i32,
-        level: *mut i32,
-    );
-    fn kq_fd_stale(owner: usize, fd: u32, file: *mut c_void) -> bool;
-    fn kq_file_data(file: *mut c_void, side: u32, err: *mut i32) -> i64;
-    fn kq_fd_filter_check(file: *mut c_void, side: u32) -> i32;
-    fn kq_current_files() -> usize;
-    fn kq_poll_held(
-        owner: usize,
-        fd: u32,
-        file: *mut c_void,
-        side: u32,
-        data: *mut i64,
-        err: *mut i32,
-    ) -> i32;
-    fn kq_closed_word(ours: *const usize, nwords: u32, from: u32, gone: *mut usize) -> u32;
-    fn kq_wake_if_waiters(head: *mut bindings::wait_queue_head, key: u32);
-    fn kq_read_user_words(dst: *mut u64, src: *const c_void, words: u32) -> i32;
-    fn kq_read_user_words_and_pointee(
-        dst: *mut u64,
-        src: *const c_void,
-        words: u32,
-        ptr_word: u32,
-        pdst: *mut u64,
-        pwords: u32,
-    ) -> i32;
-    fn kq_write_user_words(dst: *mut c_void, src: *const u64, words: u32) -> i32;
-}
 
 /// Number of 64-bit words of `T`, a block read or written by the word helpers below.
 const fn words_of<T>() -> u32 {
@@ -191,7 +156,7 @@ unsafe impl Backend for IrqSpinLockBackend {
         // SAFETY: As above.
         #[cfg(CONFIG_INLINE_SPIN_LOCK_IRQSAVE)]
         unsafe {
-            kq_spin_lock_irqsave(ptr)
+            crate::ffi::kq_spin_lock_irqsave(ptr)
         }
     }
 
@@ -209,7 +174,7 @@ unsafe impl Backend for IrqSpinLockBackend {
         // SAFETY: As above.
         #[cfg(CONFIG_INLINE_SPIN_UNLOCK_IRQRESTORE)]
         unsafe {
-            kq_spin_unlock_irqrestore(ptr, *guard_state)
+            crate::ffi::kq_spin_unlock_irqrestore(ptr, *guard_state)
         }
     }
 

@@ -11,6 +11,7 @@ use kernel::prelude::*;
 mod charge;
 mod device;
 mod fdmap;
+mod ffi;
 mod filter;
 mod glue;
 mod kevent;

@@ -7,6 +7,7 @@
 //! Entries are added and removed without the kqueue lock held: the queue's
 //! lock comes first (see Documentation/kqueue/design.rst).
 
+use crate::ffi::{kq_vfs_poll, kq_wait_pollfree, kq_wait_remove};
 use crate::knote::Knote;
 use core::{cell::UnsafeCell, mem::MaybeUninit, ptr};
 use kernel::{
@@ -15,21 +16,6 @@ use kernel::{
     fs::File,
     prelude::*,
 };
-
-extern "C" {
-    // `poll_table *` as an opaque pointer, like the file: `poll_table_struct` reaches (through
-    // its callback's `struct file *`) `lock_class_key`, which has no fields without lockdep,
-    // and older rustc (1.85) then warns that it is not FFI-safe.
-    fn kq_vfs_poll(file: *mut c_void, pt: *mut c_void) -> c_uint;
-    fn kq_wait_pollfree(
-        entry: *mut bindings::wait_queue_entry,
-        headp: *mut *mut bindings::wait_queue_head,
-    );
-    pub(crate) fn kq_wait_remove(
-        entry: *mut bindings::wait_queue_entry,
-        headp: *mut *mut bindings::wait_queue_head,
-    );
-}
 
 /// `init_waitqueue_func_entry` (inline in C), also setting `private`.
 ///

@@ -9,11 +9,8 @@
 //! unregisters it and waits until no call of it is running, so the module's
 //! code may go away afterwards.
 
+use crate::ffi::kq_tracepoint_sync;
 use kernel::{bindings, error::to_result, ffi::c_void, prelude::*, str::CStr};
-
-extern "C" {
-    fn kq_tracepoint_sync();
-}
 
 /// A registered probe.
 pub(crate) struct Probe {

@@ -17,6 +17,10 @@
 //!
 //! Lock order: registry -> `wait_pidfd` lock -> kqueue lock.
 
+use crate::ffi::{
+    kq_current_pid_ns, kq_get_pid, kq_get_pid_ns, kq_may_watch, kq_pid_is_process, kq_pidfd_pid,
+    kq_proc_exit_status, kq_task_is_process, kq_task_tgid, kq_wait_remove,
+};
 use crate::{
     filter::{FilterState, Source},
     knote::{Knote, KnoteKey},
@@ -39,19 +43,6 @@ use kernel::{
     },
     types::Opaque,
 };
-
-// The kernel types are opaque here (`improper_ctypes`): pointers pass as `c_void`.
-extern "C" {
-    fn kq_task_tgid(task: *mut c_void) -> *mut c_void;
-    fn kq_task_is_process(task: *mut c_void) -> bool;
-    fn kq_pid_is_process(pid: *mut c_void) -> bool;
-    fn kq_get_pid(pid: *mut c_void) -> *mut c_void;
-    fn kq_current_pid_ns() -> *mut c_void;
-    fn kq_get_pid_ns(ns: *mut c_void) -> *mut c_void;
-    fn kq_proc_exit_status(pid: *mut c_void, status: *mut c_int) -> c_int;
-    fn kq_may_watch(pid: *mut c_void) -> bool;
-    fn kq_pidfd_pid(file: *mut c_void) -> *mut c_void;
-}
 
 /// State of one EVFILT_PROC knote.
 pub(crate) struct ProcState {
@@ -257,7 +248,7 @@ impl ProcHook {
     pub(crate) fn detach_exit(&self) {
         // SAFETY: The entry was queued by `hang` (or `head` is NULL); `wait_pidfd` never
         // POLLFREEs, `kq_wait_remove` copes with both.
-        unsafe { crate::poll::kq_wait_remove(self.entry.get(), self.head.get()) };
+        unsafe { kq_wait_remove(self.entry.get(), self.head.get()) };
     }
 
     /// `pid`'s number in the watcher's namespace (0 if it has none there).

@@ -16,6 +16,7 @@
 //! running for the knote: a signal sent meanwhile is counted for every other
 //! knote and never reaches a freed one.
 
+use crate::ffi::{kq_get_pid, kq_task_tgid};
 use crate::{
     filter::{FilterState, Source, Tally},
     glue::IrqSpinLockBackend,
@@ -40,11 +41,6 @@ use kernel::{
 
 /// Highest signal number (`_NSIG`); valid signals are 1..=NSIG.
 const NSIG: usize = bindings::_NSIG as usize;
-
-extern "C" {
-    fn kq_task_tgid(task: *mut c_void) -> *mut c_void;
-    fn kq_get_pid(pid: *mut c_void) -> *mut c_void;
-}
 
 /// Checks a registration (EV_ADD): the ident must be a signal number, 1..=_NSIG.
 pub(crate) fn validate(kev: &KEvent) -> Result {

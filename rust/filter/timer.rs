@@ -16,6 +16,7 @@
 //! queued again, or no longer armed) and does nothing. `hrtimer_cancel`, which
 //! waits, runs only in [`TimerHook::detach`], after the knote left its kqueue.
 
+use crate::ffi::kq_hrtimer_queued;
 use crate::{
     filter::{FilterState, Tally},
     knote::{Knote, KN_DISABLED},
@@ -40,10 +41,6 @@ const UNIT_MASK: u32 = NOTE_SECONDS | NOTE_USECONDS | NOTE_NSECONDS;
 /// Shortest period of a periodic timer. Shorter ones are raised to it, so that a
 /// nanosecond period cannot keep a CPU in the hrtimer interrupt.
 pub(crate) const MIN_PERIOD_NS: i64 = 10_000;
-
-extern "C" {
-    fn kq_hrtimer_queued(timer: *mut bindings::hrtimer) -> bool;
-}
 
 /// Nanoseconds per unit selected by `fflags`, or EINVAL for more than one unit.
 fn unit_ns(fflags: u32) -> Result<i64> {

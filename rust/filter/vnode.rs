@@ -15,6 +15,10 @@
 //! system unmounted) fsnotify frees the mark: the knote reports EV_EOF and
 //! EV_ONESHOT (FreeBSD's end of a vnode knote) and is gone after that event.
 
+use crate::ffi::{
+    kq_file_is_pipe, kq_vnode_ask, kq_vnode_attach, kq_vnode_attach_pipe, kq_vnode_detach,
+    kq_vnode_exit, kq_vnode_fd_moved, kq_vnode_init, kq_vnode_new, kq_vnode_put, KqVnode,
+};
 use crate::{
     filter::{fd, FilterState},
     knote::Knote,
@@ -23,7 +27,7 @@ use crate::{
 };
 use core::ptr::NonNull;
 use kernel::{
-    ffi::{c_int, c_uint, c_void},
+    ffi::{c_uint, c_void},
     prelude::*,
 };
 
@@ -66,27 +70,6 @@ const FS_MOVE_SELF: u32 = 0x800;
 const FS_UNMOUNT: u32 = 0x2000;
 /// Sent by the glue when fsnotify frees the mark: the watch is over.
 const FS_IN_IGNORED: u32 = 0x8000;
-
-/// `struct kq_vnode` of `helpers.c`: a mark and the knote it reports to.
-#[repr(C)]
-pub(crate) struct KqVnode {
-    _opaque: [u8; 0],
-}
-
-type EventFn = unsafe extern "C" fn(*mut c_void, u32, c_uint, c_uint, i64, i64, bool);
-
-extern "C" {
-    fn kq_vnode_init(report: EventFn) -> c_int;
-    fn kq_vnode_exit();
-    fn kq_vnode_new() -> *mut KqVnode;
-    fn kq_vnode_attach(v: *mut KqVnode, file: *mut c_void, kn: *mut c_void) -> c_int;
-    fn kq_vnode_attach_pipe(v: *mut KqVnode, file: *mut c_void, kn: *mut c_void) -> c_int;
-    fn kq_file_is_pipe(file: *mut c_void) -> bool;
-    fn kq_vnode_detach(v: *mut KqVnode);
-    fn kq_vnode_ask(v: *mut KqVnode, access: u32);
-    fn kq_vnode_put(v: *mut KqVnode);
-    fn kq_vnode_fd_moved(v: *mut KqVnode, fd: c_uint) -> bool;
-}
 
 /// Creates the module's fsnotify group.
 pub(crate) fn init() -> Result {
