@@ -239,43 +239,62 @@ impl WaitQueue {
         unsafe { kq_wake_nested(self.head.get(), key, subclass, level.get()) };
     }
 
-    /// Wakes every waiter, if there is any; `key` is the poll mask handed to wake
-    /// callbacks. The caller changed the condition before (under a lock or with a barrier
-    /// implied by dropping it); `wq_has_sleeper` orders that against the check.
-    pub(crate) fn wake_all(&self, key: u32) {
+    /// Wakes every waiter that waits in common and one that waits alone (see
+    /// [`WaitQueue::wait_alone_until`]), if there is any; `key` is the poll mask handed
+    /// to wake callbacks. The caller changed the condition before (under a lock or with
+    /// a barrier implied by dropping it); `wq_has_sleeper` orders that against the check.
+    pub(crate) fn wake(&self, key: u32) {
         // SAFETY: The head is initialised; a poll mask as key is what poll waiters expect.
         unsafe { kq_wake_if_waiters(self.head.get(), key) };
     }
 
+    /// Wakes every waiter, those that wait alone included: the condition changed for
+    /// all of them (the kqueue is closing).
+    pub(crate) fn wake_everyone(&self) {
+        // SAFETY: The head is initialised; nr_exclusive 0 wakes all, no key.
+        unsafe {
+            bindings::__wake_up(
+                self.head.get(),
+                bindings::TASK_NORMAL,
+                0,
+                core::ptr::null_mut(),
+            )
+        };
+    }
+
     /// Sleeps interruptibly until `ready()` holds, a signal arrives or the absolute
-    /// CLOCK_MONOTONIC `deadline` (nanoseconds; `None` = forever) passes.
+    /// CLOCK_MONOTONIC `deadline` (nanoseconds; `None` = forever) passes, woken alone:
+    /// a [`WaitQueue::wake`] wakes one such waiter, not all (Linux's exclusive waits).
+    /// A waiter woken so owes the others a wake-up if it leaves what woke it to them.
     ///
     /// `ready` is evaluated after queueing, so a wake-up between the check and the sleep is
     /// never lost. It returns `Some(x)` to stop waiting with `x`.
-    pub(crate) fn wait_until<R>(
+    pub(crate) fn wait_alone_until<R>(
         &self,
         deadline: Option<i64>,
         ready: impl FnMut() -> Option<R>,
     ) -> Result<R, WaitEnd> {
-        self.wait_in(bindings::TASK_INTERRUPTIBLE, deadline, ready)
+        self.wait_in(bindings::TASK_INTERRUPTIBLE, true, deadline, ready)
     }
 
     /// Sleeps until `ready()` holds, deaf to signals: for waits that end soon by
-    /// construction (another task's short hold), evaluated like [`WaitQueue::wait_until`].
+    /// construction (another task's short hold), evaluated like
+    /// [`WaitQueue::wait_alone_until`], but woken with every other waiter.
     pub(crate) fn wait_uninterruptible<R>(&self, mut ready: impl FnMut() -> Option<R>) -> R {
         loop {
             // Without a deadline and deaf to signals, only `ready` ends the wait: one turn.
-            if let Ok(r) = self.wait_in(bindings::TASK_UNINTERRUPTIBLE, None, &mut ready) {
+            if let Ok(r) = self.wait_in(bindings::TASK_UNINTERRUPTIBLE, false, None, &mut ready) {
                 return r;
             }
         }
     }
 
-    /// [`WaitQueue::wait_until`] sleeping in task `state`; only an interruptible
-    /// state ends the wait for a signal.
+    /// [`WaitQueue::wait_alone_until`] sleeping in task `state`, `alone` or not; only an
+    /// interruptible state ends the wait for a signal.
     fn wait_in<R>(
         &self,
         state: u32,
+        alone: bool,
         deadline: Option<i64>,
         mut ready: impl FnMut() -> Option<R>,
     ) -> Result<R, WaitEnd> {
@@ -285,7 +304,13 @@ impl WaitQueue {
         unsafe { bindings::init_wait_entry(entry, 0) };
         let result = loop {
             // SAFETY: Head and entry are initialised; the entry is removed by `finish_wait`.
-            unsafe { bindings::prepare_to_wait(self.head.get(), entry, state as i32) };
+            unsafe {
+                if alone {
+                    bindings::prepare_to_wait_exclusive(self.head.get(), entry, state as i32);
+                } else {
+                    bindings::prepare_to_wait(self.head.get(), entry, state as i32);
+                }
+            }
             if let Some(r) = ready() {
                 break Ok(r);
             }

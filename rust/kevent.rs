@@ -224,10 +224,25 @@ fn apply_changes(
 /// forever; `Some(0)`: not at all) if none is pending.
 #[inline(never)]
 fn collect_events(kq: &Kqueue, deadline: Option<i64>, out: &mut EventOut) -> Result {
+    let mut got = Collected::new();
+    let res = collect_into(kq, deadline, out, &mut got);
+    if got.slept {
+        kq.pass_wake_up();
+    }
+    res
+}
+
+/// [`collect_events`], with the passes' room `got`.
+#[inline(always)]
+fn collect_into(
+    kq: &Kqueue,
+    deadline: Option<i64>,
+    out: &mut EventOut,
+    got: &mut Collected,
+) -> Result {
     let mut budget = None;
     let mut take = out.room.min(BATCH);
-    let mut got = Collected::new();
-    kq.scan(take, deadline, &mut budget, |n| out.probe(n), &mut got)?;
+    kq.scan(take, deadline, &mut budget, |n| out.probe(n), got)?;
     loop {
         let n = got.len();
         out.push(n, got.events())?;
@@ -241,7 +256,7 @@ fn collect_events(kq: &Kqueue, deadline: Option<i64>, out: &mut EventOut) -> Res
             break;
         }
         out.probe(take)?;
-        kq.collect(take, &mut budget, &mut got, true);
+        kq.collect(take, &mut budget, got, true);
     }
     Ok(())
 }

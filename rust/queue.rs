@@ -635,14 +635,15 @@ impl Kqueue {
     #[inline]
     fn wake_flux(&self, waiters: bool) {
         if waiters {
-            self.flux.wake_all(0);
+            self.flux.wake(0);
         }
     }
 
     /// Wakes kevent() sleepers and pollers of this kqueue, from wake-up nesting `level`
     /// (0 unless called from another queue's wake-up).
     fn wake(&self, level: i32) {
-        self.waiters.wake_all(0);
+        // One sleeper: it wakes the next if it leaves events pending (see `scan`).
+        self.waiters.wake(0);
         self.pollers.wake_nested(
             bindings::POLLIN | bindings::POLLRDNORM,
             level,
@@ -826,7 +827,7 @@ impl Kqueue {
             return;
         }
         self.lock().closing = true;
-        self.waiters.wake_all(0);
+        self.waiters.wake_everyone();
     }
 
     /// Last close: frees every knote.
@@ -849,7 +850,7 @@ impl Kqueue {
         }
         drop(guard);
         self.free_unlinked(gone);
-        self.waiters.wake_all(0);
+        self.waiters.wake_everyone();
     }
 
     /// /proc/<pid>/fdinfo: one line per knote, no kernel addresses.

@@ -53,6 +53,9 @@ pub(crate) struct Collected {
     /// ended holds then. A call that got nothing waits for it to move, then looks
     /// again (see [`Kqueue::scan`]), rather than miss those events.
     flux_seen: Option<u64>,
+    /// The call slept on the kqueue's waiters: it may have taken the wake-up another
+    /// sleeper needs (see [`Kqueue::pass_wake_up`]).
+    pub(crate) slept: bool,
 }
 
 impl Collected {
@@ -62,6 +65,7 @@ impl Collected {
             events: StackVec::new(),
             unprobed: false,
             flux_seen: None,
+            slept: false,
         }
     }
 
@@ -321,6 +325,14 @@ impl Kqueue {
         }
     }
 
+    /// Ends a call that slept: sleepers are woken one at a time (an event wakes one), so
+    /// one that leaves events pending, however it ends, wakes the next.
+    pub(crate) fn pass_wake_up(&self) {
+        if self.pending() > 0 {
+            self.waiters.wake(0);
+        }
+    }
+
     /// Collects up to `max` events, sleeping until one is ready, the absolute
     /// monotonic `deadline` (None: forever) passes, or a signal arrives.
     /// `budget` carries the pass over to later [`Kqueue::collect`] calls. `probe(n)` is
@@ -352,7 +364,8 @@ impl Kqueue {
                 None => {
                     // Nothing to collect: check for closed descriptors before sleeping.
                     self.sweep_closed();
-                    self.waiters.wait_until(deadline, ready)
+                    got.slept = true;
+                    self.waiters.wait_alone_until(deadline, ready)
                 }
             };
             let pending = match woke {

@@ -535,4 +535,101 @@ TEST(wakeups_never_lost)
 	close(p.kq);
 }
 
+/* voluntary_ctxt_switches of thread @tid: how often it slept and was woken. */
+static long thread_vcsw(pid_t tid)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * An event that one delivery consumes wakes one sleeper, not all of them
+ * (as epoll's EPOLLEXCLUSIVE): the others never leave their sleep, which
+ * their voluntary context switches show.
+ */
+TEST(consumed_event_wakes_one_sleeper)
+{
+	enum { N = 4 };
+	struct waiter w[N];
+	long before[N];
+	int kq = kq_new(_metadata), i, winner = -1;
+
+	watchdog(40);
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, U(0x61)));
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, waiter_start(&w[i], kq, 8000));
+	for (i = 0; i < N; i++)
+		ASSERT_TRUE(waiter_blocked(&w[i]));
+	for (i = 0; i < N; i++)
+		before[i] = thread_vcsw(w[i].tid);
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(0x61)));
+	/* the winner returns at once; the others sleep on until their timeout */
+	for (i = 0; winner < 0 && i < 500; i++) {
+		int j;
+
+		sleep_ms(10);
+		for (j = 0; j < N; j++)
+			if (w[j].ret == 1)
+				winner = j;
+	}
+	ASSERT_LE(0, winner) TH_LOG("no waiter got the event within 5 s");
+	sleep_ms(200);
+	for (i = 0; i < N; i++) {
+		if (i == winner)
+			continue;
+		ASSERT_EQ(before[i], thread_vcsw(w[i].tid))
+			TH_LOG("waiter %d was woken for an event another one took", i);
+	}
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, join_within(w[i].thread, NULL, 15000));
+	for (i = 0; i < N; i++) {
+		if (i == winner) {
+			ASSERT_KEV(user_ev(1, EV_ADD | EV_CLEAR, 0, 0, U(0x61)), &w[i].ev[0]);
+		} else {
+			ASSERT_EQ(0, w[i].ret) TH_LOG("waiter %d: ret %d errno %d",
+						      i, w[i].ret, w[i].err);
+		}
+	}
+	close(kq);
+}
+
+/*
+ * A level-triggered event stays pending after delivery, so every sleeper
+ * reports it (as BSD wakes them all): sleepers woken one at a time pass
+ * the wake-up on while events are pending.
+ */
+TEST(pending_event_reaches_every_sleeper)
+{
+	enum { N = 3 };
+	struct waiter w[N];
+	int kq = kq_new(_metadata), i;
+
+	watchdog(40);
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, EV_ADD, 0, 0, U(0x62)));
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, waiter_start(&w[i], kq, 15000));
+	for (i = 0; i < N; i++)
+		ASSERT_TRUE(waiter_blocked(&w[i]));
+	kq_change(_metadata, kq, kev(1, EVFILT_USER, 0, NOTE_TRIGGER, 0, U(0x62)));
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, join_within(w[i].thread, NULL, 20000));
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(1, w[i].ret) TH_LOG("waiter %d: ret %d errno %d (not woken)",
+					      i, w[i].ret, w[i].err);
+		ASSERT_KEV(user_ev(1, EV_ADD, 0, 0, U(0x62)), &w[i].ev[0]);
+	}
+	close(kq);
+}
+
 TEST_HARNESS_MAIN
