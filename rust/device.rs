@@ -11,7 +11,7 @@ use crate::{
     glue::{file_count, files_shared},
     kevent,
     queue::Kqueue,
-    uapi::{is_ioc_kevent, ABI_VERSION, IOC_VERSION},
+    uapi::{ioc_wait_nevents, is_ioc_kevent, ABI_VERSION, IOC_VERSION},
     THIS_MODULE,
 };
 use core::{marker::PhantomPinned, mem::MaybeUninit};
@@ -194,15 +194,22 @@ unsafe extern "C" fn kq_poll(
 unsafe extern "C" fn kq_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: The VFS calls ioctl on an open file.
     let kq = unsafe { kqueue_of(file) };
-    if cmd == IOC_VERSION {
-        return ABI_VERSION as c_long;
-    }
-    if !is_ioc_kevent(cmd) {
-        return ENOTTY.to_errno() as c_long;
+    // The wait of an event loop first.
+    let nevents = ioc_wait_nevents(cmd);
+    if nevents.is_none() {
+        if cmd == IOC_VERSION {
+            return ABI_VERSION as c_long;
+        }
+        if !is_ioc_kevent(cmd) {
+            return ENOTTY.to_errno() as c_long;
+        }
     }
     let holds_ref = files_shared();
     kq.enter_call(holds_ref);
-    let res = kevent::kevent(&kq, arg);
+    let res = match nevents {
+        Some(nevents) => kevent::wait(&kq, arg, nevents),
+        None => kevent::kevent(&kq, arg),
+    };
     kq.leave_call(holds_ref);
     match res {
         Ok(n) => n as c_long,

@@ -112,6 +112,32 @@ impl EventOut {
     }
 }
 
+/// Runs one KQUEUE_IOC_WAIT call: a kevent() call without changes, room for `nevents`
+/// events (from the command), the rest of its arguments in the user's
+/// `struct kqueue_wait` at `arg`. Returns the number of events written.
+pub(crate) fn wait(kq: &Kqueue, arg: usize, nevents: usize) -> Result<usize> {
+    let (args, timeout) = read_user_and_pointee::<WaitArgs, Timespec>(arg, WAIT_TIMEOUT_WORD)?;
+    if nevents == 0 {
+        return Err(EINVAL);
+    }
+    let deadline = deadline_of(timeout)?;
+    let base = args.eventlist as usize;
+    if base.checked_add(nevents * KEV_SIZE).is_none() {
+        return Err(EFAULT);
+    }
+    let mut out = EventOut {
+        base,
+        room: nevents,
+        written: 0,
+    };
+    if let Err(e) = collect_events(kq, deadline, &mut out) {
+        // The call's close check, if collecting stopped before it.
+        kq.sweep_closed();
+        return Err(e);
+    }
+    Ok(out.written)
+}
+
 /// Runs one kevent() call described by the user's `struct kqueue_kevent_args` at `arg`.
 /// Returns the number of events written.
 pub(crate) fn kevent(kq: &Kqueue, arg: usize) -> Result<usize> {

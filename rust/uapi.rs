@@ -4,7 +4,7 @@
 //! structures of `include/uapi/linux/kqueue.h`.
 
 use kernel::{
-    ioctl::{_IO, _IOC_DIR, _IOC_NR, _IOC_TYPE},
+    ioctl::{_IO, _IOC_DIR, _IOC_NR, _IOC_SIZE, _IOC_TYPE},
     transmute::{AsBytes, FromBytes},
 };
 
@@ -201,6 +201,22 @@ pub(crate) struct Timespec {
 // SAFETY: Plain integers, no padding.
 unsafe impl FromBytes for Timespec {}
 
+/// `struct kqueue_wait`: a KQUEUE_IOC_WAIT call's arguments besides nevents.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct WaitArgs {
+    /// User pointer to the event buffer.
+    pub(crate) eventlist: u64,
+    /// User pointer to a `__kernel_timespec`, 0 for no timeout.
+    pub(crate) timeout: u64,
+}
+
+// SAFETY: Plain integers, no padding.
+unsafe impl FromBytes for WaitArgs {}
+
+/// The 64-bit word of [`WaitArgs`] that holds the timeout pointer.
+pub(crate) const WAIT_TIMEOUT_WORD: u32 = 1;
+
 /// Size of the first version of [`KeventArgs`].
 pub(crate) const KEVENT_ARGS_SIZE_VER0: usize = 48;
 /// Offset of `nchanges_done` in [`KeventArgs`].
@@ -212,7 +228,7 @@ pub(crate) const KEVENT_STOP_AT_LIBKQUEUE: u32 = 0x2;
 /// Largest nchanges or nevents of one call.
 pub(crate) const MAX_EVENTS: i32 = 1 << 20;
 /// ABI version returned by [`IOC_VERSION`].
-pub(crate) const ABI_VERSION: i32 = 1;
+pub(crate) const ABI_VERSION: i32 = 2;
 
 const IOC_MAGIC: u32 = 0xbe;
 /// KQUEUE_IOC_VERSION.
@@ -226,5 +242,16 @@ pub(crate) fn is_ioc_kevent(cmd: u32) -> bool {
         && _IOC_DIR(cmd) == kernel::uapi::_IOC_READ | kernel::uapi::_IOC_WRITE
 }
 
+/// The nevents of a KQUEUE_IOC_WAIT command (from its size field), or None if `cmd`
+/// is not one.
+#[inline]
+pub(crate) fn ioc_wait_nevents(cmd: u32) -> Option<usize> {
+    let wait = _IOC_TYPE(cmd) == IOC_MAGIC
+        && _IOC_NR(cmd) == 2
+        && _IOC_DIR(cmd) == kernel::uapi::_IOC_READ;
+    wait.then(|| _IOC_SIZE(cmd))
+}
+
 const _: () = assert!(core::mem::size_of::<KEvent>() == 32);
+const _: () = assert!(core::mem::size_of::<WaitArgs>() == 16);
 const _: () = assert!(core::mem::size_of::<KeventArgs>() == KEVENT_ARGS_SIZE_VER0);

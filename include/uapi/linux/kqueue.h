@@ -22,7 +22,7 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define KQUEUE_ABI_VERSION	1
+#define KQUEUE_ABI_VERSION	2
 
 /* One change or one event: the LP64 layout of BSD struct kevent. */
 struct kqueue_event {
@@ -145,5 +145,21 @@ struct kqueue_kevent_args {
 
 /* Largest nchanges / nevents accepted in one call (EINVAL above). */
 #define KQUEUE_MAX_EVENTS	(1 << 20)
+
+/*
+ * KQUEUE_IOC_WAIT(nevents): a kevent() call without changes (the usual wait
+ * of an event loop), with fewer arguments to read and check.  nevents (1 to
+ * KQUEUE_WAIT_MAX_EVENTS) travels in the command's size field, arg points
+ * to a struct kqueue_wait.  Results and errors are those of
+ * KQUEUE_IOC_KEVENT with nchanges 0.  Since KQUEUE_ABI_VERSION 2; older
+ * modules answer ENOTTY.
+ */
+struct kqueue_wait {
+	__u64 eventlist;	/* struct kqueue_event * */
+	__u64 timeout;		/* const struct __kernel_timespec *, 0 = wait forever */
+};
+
+#define KQUEUE_WAIT_MAX_EVENTS	((1 << _IOC_SIZEBITS) - 1)
+#define KQUEUE_IOC_WAIT(nevents)	_IOC(_IOC_READ, KQUEUE_IOC_MAGIC, 2, (nevents))
 
 #endif /* _UAPI_LINUX_KQUEUE_H */

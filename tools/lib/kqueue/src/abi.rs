@@ -74,6 +74,27 @@ const fn iowr(ty: u32, nr: u32, size: u32) -> u32 {
     (IOC_READ_WRITE << 30) | (size << 16) | (ty << 8) | nr
 }
 
+/// `struct kqueue_wait`: a `KQUEUE_IOC_WAIT` call's arguments besides nevents.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KqueueWait {
+    pub eventlist: u64,
+    /// `const struct __kernel_timespec *`, 0 = wait forever.
+    pub timeout: u64,
+}
+
+const _: () = assert!(size_of::<KqueueWait>() == 16 && offset_of!(KqueueWait, timeout) == 8);
+
+/// `KQUEUE_WAIT_MAX_EVENTS`: the most events one `KQUEUE_IOC_WAIT` asks for.
+pub const KQUEUE_WAIT_MAX_EVENTS: u32 = (1 << 14) - 1;
+
+/// `KQUEUE_IOC_WAIT(nevents) = _IOC(_IOC_READ, 0xbe, 2, nevents)`; `nevents` is at
+/// most [`KQUEUE_WAIT_MAX_EVENTS`].
+pub const fn kqueue_ioc_wait(nevents: u32) -> u32 {
+    const IOC_READ: u32 = 2;
+    (IOC_READ << 30) | (nevents << 16) | (KQUEUE_IOC_MAGIC << 8) | 2
+}
+
 /// `KQUEUE_IOC_MAGIC`.
 pub const KQUEUE_IOC_MAGIC: u32 = 0xbe;
 /// `KQUEUE_IOC_KEVENT = _IOWR(0xbe, 1, struct kqueue_kevent_args)`.

@@ -3,7 +3,10 @@
 
 use core::ffi::c_int;
 
-use crate::abi::{KEvent, KQUEUE_IOC_KEVENT, KQUEUE_KEVENT_ARGS_SIZE_VER0, KeventArgs};
+use crate::abi::{
+    KEvent, KQUEUE_IOC_KEVENT, KQUEUE_KEVENT_ARGS_SIZE_VER0, KeventArgs, KqueueWait,
+    kqueue_ioc_wait,
+};
 
 /// Reads the calling thread's errno.
 pub fn errno() -> c_int {
@@ -57,6 +60,35 @@ pub unsafe fn ioctl_kevent(kq: c_int, args: &mut KeventArgs) -> c_int {
             kq,
             KQUEUE_IOC_KEVENT as libc::Ioctl,
             args as *mut KeventArgs,
+        )
+    }
+}
+
+/// Issues `KQUEUE_IOC_WAIT`: a kevent() call without changes, `nevents` at
+/// most `KQUEUE_WAIT_MAX_EVENTS`. Returns the ioctl's result as
+/// [`ioctl_kevent`].
+///
+/// # Safety
+///
+/// As for [`ioctl_kevent`]: the kernel alone dereferences `events` and
+/// `timeout`.
+pub unsafe fn ioctl_wait(
+    kq: c_int,
+    events: *mut KEvent,
+    nevents: u32,
+    timeout: *const libc::timespec,
+) -> c_int {
+    let args = KqueueWait {
+        eventlist: events as u64,
+        timeout: timeout as u64,
+    };
+    // SAFETY: the request number matches the argument type, and `args`
+    // lives for the duration of the call.
+    unsafe {
+        libc::ioctl(
+            kq,
+            kqueue_ioc_wait(nevents) as libc::Ioctl,
+            &args as *const KqueueWait,
         )
     }
 }

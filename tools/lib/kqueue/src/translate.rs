@@ -22,9 +22,11 @@
 
 use core::ffi::c_int;
 use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::abi::{
     EVFILT_LIBKQUEUE, KEvent, KQUEUE_KEVENT_NO_COLLECT, KQUEUE_KEVENT_STOP_AT_LIBKQUEUE,
+    KQUEUE_WAIT_MAX_EVENTS,
 };
 use crate::{fork, libkq, sys};
 
@@ -119,6 +121,12 @@ pub unsafe fn kevent(
         sys::set_errno(libc::EINVAL);
         return -1;
     }
+    if nchanges == 0 {
+        // SAFETY: forwarded from the caller.
+        if let Some(n) = unsafe { wait(kq, events, nevents, timeout) } {
+            return n;
+        }
+    }
     let mut dev = Device(kq);
     let r = if nchanges == 0 {
         // Nothing to walk (the usual wait of an event loop): one call that collects.
@@ -150,6 +158,58 @@ pub unsafe fn kevent(
             -1
         }
     }
+}
+
+/// Whether the module has `KQUEUE_IOC_WAIT` (ABI version 2): cleared the
+/// first time a kqueue answers ENOTTY to it and not to `KQUEUE_IOC_KEVENT`.
+static WAIT_IOCTL: AtomicBool = AtomicBool::new(true);
+
+/// kevent() without changes through `KQUEUE_IOC_WAIT`, the usual wait of an
+/// event loop: its result, or None where the general call must answer (no
+/// room for events, more than one such ioctl can ask for, or a module
+/// without it).
+///
+/// # Safety
+///
+/// As for kevent(2); the pointers are only dereferenced by the kernel.
+unsafe fn wait(
+    kq: c_int,
+    events: *mut KEvent,
+    nevents: c_int,
+    timeout: *const libc::timespec,
+) -> Option<c_int> {
+    let room = u32::try_from(nevents).ok()?;
+    if room == 0 || room > KQUEUE_WAIT_MAX_EVENTS || !WAIT_IOCTL.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: forwarded from the caller.
+    let n = unsafe { sys::ioctl_wait(kq, events, room, timeout) };
+    if n > nevents {
+        sys::set_errno(libc::EIO);
+        return Some(-1);
+    }
+    if n >= 0 || sys::errno() != libc::ENOTTY {
+        return Some(n);
+    }
+    // No such ioctl: an older module, or no kqueue at all; the general call
+    // tells which (EBADF for the latter).
+    let mut dev = Device(kq);
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { dev.call(ptr::null(), 0, events, room as usize, 0, timeout) };
+    Some(match r {
+        Ok((n, _)) if n <= room as usize => {
+            WAIT_IOCTL.store(false, Ordering::Relaxed);
+            n as c_int
+        }
+        Ok(_) => {
+            sys::set_errno(libc::EIO);
+            -1
+        }
+        Err(e) => {
+            sys::set_errno(e);
+            -1
+        }
+    })
 }
 
 /// The changelist walk (see the module doc).
