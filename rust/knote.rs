@@ -67,6 +67,8 @@ pub(crate) struct KnoteState {
     pub(crate) status: u32,
     /// In-flux count: while non-zero somebody works on the knote with the kqueue
     /// lock dropped, and nobody else may change or free it (see Documentation).
+    /// Only a holder unlinks a knote in flux, so it stays in the table (which holds
+    /// an `Arc` of it) at least until its holders end their flux.
     pub(crate) influx: u32,
     /// Filter-specific state.
     pub(crate) filter: FilterState,

@@ -561,7 +561,7 @@ impl Kqueue {
     }
 
     /// Removes `kn` from the table and the ready queue, onto `gone`.
-    fn unlink(inner: &mut KqInner, kn: &Arc<Knote>, gone: &mut Unlinked) {
+    fn unlink(inner: &mut KqInner, kn: &Knote, gone: &mut Unlinked) {
         Self::dequeue(inner, kn);
         kn.state.access_mut(inner).status |= KN_DETACHED;
         if let Some(arc) = inner.knotes.remove(&kn.key) {

@@ -157,6 +157,7 @@ impl FdState {
     }
 
     /// Records a poll of the file.
+    #[inline]
     pub(crate) fn polled(&mut self, revents: u32, m: Measure) {
         self.revents = revents;
         self.data = m.data.unwrap_or(0);
@@ -167,6 +168,7 @@ impl FdState {
     /// Whether the last poll makes the knote ready. READ, WRITE: the poll bits, and
     /// NOTE_LOWAT where `data` is known (EOF is always reported). EMPTY: nothing left
     /// to drain, or nobody left to drain it. EXCEPT: POLLPRI, if NOTE_OOB was asked for.
+    #[inline]
     pub(crate) fn ready(&self) -> bool {
         let mask = match self.side {
             Side::Read => READ_MASK,
@@ -180,6 +182,7 @@ impl FdState {
         self.eof() || !self.known || self.lowat <= 0 || self.data >= self.lowat
     }
 
+    #[inline]
     fn eof(&self) -> bool {
         match self.side {
             Side::Read => self.revents & (POLLHUP | POLLRDHUP) != 0,
@@ -190,6 +193,7 @@ impl FdState {
     }
 
     /// Fills an event from the last poll.
+    #[inline]
     pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
         ev.data = self.data;
         ev.fflags = 0;

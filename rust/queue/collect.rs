@@ -12,13 +12,13 @@ use crate::{
     stackvec::StackVec,
     uapi::{KEvent, EV_CLEAR, EV_DISPATCH, EV_ONESHOT},
 };
-use kernel::{list::ListArc, prelude::*, sync::Arc};
+use kernel::{list::ListArc, prelude::*, sync::ArcBorrow};
 
 /// What polling a held descriptor knote found: (mask, data, the descriptor was closed).
 type Polled = (u32, fd::Measure, bool);
 
 /// A knote taken off the ready queue by one pass.
-enum Taken {
+enum Taken<'a> {
     /// Its event.
     Event(KEvent),
     /// A descriptor knote whose delivery consumes its event (EV_ONESHOT, EV_CLEAR,
@@ -26,12 +26,10 @@ enum Taken {
     Held(ListArc<Knote>, Polled),
     /// A level-triggered descriptor knote held in flux and left on the queue: other
     /// passes may hold and report it at the same time (its event is not consumed).
-    Shared(Arc<Knote>, Polled),
-    /// Nothing to report after all.
-    Dropped,
+    Shared(ArcBorrow<'a, Knote>, Polled),
 }
 
-impl Taken {
+impl Taken<'_> {
     /// The knote to poll without the lock, and where its result goes.
     fn poll_slot(&mut self) -> Option<(&Knote, &mut Polled)> {
         match self {
@@ -107,7 +105,7 @@ impl Kqueue {
         got.events.clear();
         got.unprobed = false;
         let mut skipped = false;
-        let mut taken = StackVec::<Taken, BATCH>::new();
+        let mut taken = StackVec::<Taken<'_>, BATCH>::new();
         let mut gone = Unlinked::new();
         // Knotes this pass polls, and of those the ones held off the queue.
         let mut polls = 0;
@@ -132,7 +130,10 @@ impl Kqueue {
                 // of another thread meanwhile holds and reports it too.
                 st.influx += 1;
                 polls += 1;
-                let shared = kn.clone_arc();
+                // SAFETY: `kn` is the content of the `Arc` in the table, and a knote in
+                // flux stays there until its flux ends (see `KnoteState::influx`), which
+                // this pass does in phase 3, before it returns.
+                let shared = unsafe { ArcBorrow::from_raw(core::ptr::from_ref::<Knote>(&kn)) };
                 Self::requeue(inner, kn);
                 // `taken` has room: its length is below `max`.
                 let _ = taken.push(Taken::Shared(shared, (0, fd::Measure::NONE, false)));
@@ -191,8 +192,9 @@ impl Kqueue {
             let mut guard = self.lock();
             let inner = &mut *guard;
             let mut flux_waiters = false;
-            for t in taken.as_mut_slice() {
-                let ev = match core::mem::replace(t, Taken::Dropped) {
+            taken.take_each(|t| {
+                let ev = match t {
+                    Taken::Event(ev) => Some(ev),
                     Taken::Shared(kn, polled) => {
                         flux_waiters |= Self::leave_flux(inner, &kn);
                         Self::end_shared(inner, &kn, polled, &mut gone)
@@ -201,25 +203,21 @@ impl Kqueue {
                         flux_waiters |= Self::leave_flux(inner, &kn);
                         Self::end_held(inner, kn, polled, &mut gone)
                     }
-                    other => {
-                        *t = other;
-                        continue;
-                    }
                 };
                 if let Some(ev) = ev {
-                    *t = Taken::Event(ev);
+                    // As many events as knotes taken, at most `BATCH`.
+                    let _ = got.events.push(ev);
                 }
-            }
+            });
             drop(guard);
             self.wake_flux(flux_waiters);
+        } else {
+            taken.take_each(|t| {
+                if let Taken::Event(ev) = t {
+                    let _ = got.events.push(ev);
+                }
+            });
         }
-        // Phase 3 left no knote held: only events and drops remain.
-        taken.take_each(|t| {
-            if let Taken::Event(ev) = t {
-                // As many events as knotes taken, at most `BATCH`.
-                let _ = got.events.push(ev);
-            }
-        });
         self.free_unlinked(gone);
     }
 
@@ -256,7 +254,7 @@ impl Kqueue {
     /// wake-up came meanwhile, or drops it if its descriptor was closed.
     fn end_shared(
         inner: &mut KqInner,
-        kn: &Arc<Knote>,
+        kn: &Knote,
         (mask, data, stale): Polled,
         gone: &mut Unlinked,
     ) -> Option<KEvent> {
@@ -295,11 +293,10 @@ impl Kqueue {
     ) -> Option<KEvent> {
         let st = kn.state.access_mut(inner);
         let mut ev = st.kev;
-        ev.flags &= !st.filter.hidden_flags();
-        if let Some(f) = st.filter.fd_mut() {
-            f.polled(mask, data);
-        }
-        let ready = st.filter.deliver(&mut ev) || st.status & KN_FORCED != 0;
+        // Only descriptor knotes are polled.
+        let f = st.filter.fd_mut()?;
+        f.polled(mask, data);
+        let ready = f.deliver(&mut ev) || st.status & KN_FORCED != 0;
         (st.status & KN_DISABLED == 0 && ready).then_some(ev)
     }
 
