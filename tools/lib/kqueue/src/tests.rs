@@ -447,16 +447,24 @@ fn kernel_uapi_and_library_header_agree() {
         SA(offsetof(struct kqueue_kevent_args, timeout) == 32, \"timeout\");\n\
         SA(offsetof(struct kqueue_kevent_args, nchanges_done) == 40, \"done\");\n\
         SA(offsetof(struct kqueue_kevent_args, __reserved) == 44, \"reserved\");\n\
-        SA(sizeof(((struct kqueue_kevent_args *)0)->nchanges_done) == 4, \"done size\");\n";
+        SA(sizeof(((struct kqueue_kevent_args *)0)->nchanges_done) == 4, \"done size\");\n\
+        SA(sizeof(struct kqueue_wait) == 16, \"wait\");\n\
+        SA(offsetof(struct kqueue_wait, timeout) == 8, \"wait timeout\");\n";
     s += &format!(
         "SA(KQUEUE_IOC_KEVENT == {}u, \"ioctl\");\n\
          SA(KQUEUE_KEVENT_NO_COLLECT == {}, \"no collect\");\n\
          SA(KQUEUE_KEVENT_STOP_AT_LIBKQUEUE == {}, \"stop\");\n\
-         SA(KQUEUE_KEVENT_ARGS_SIZE_VER0 == {}, \"size\");\n",
+         SA(KQUEUE_KEVENT_ARGS_SIZE_VER0 == {}, \"size\");\n\
+         SA(KQUEUE_WAIT_MAX_EVENTS == {}, \"wait max\");\n\
+         SA(KQUEUE_IOC_WAIT(1) == {}u, \"wait 1\");\n\
+         SA(KQUEUE_IOC_WAIT(KQUEUE_WAIT_MAX_EVENTS) == {}u, \"wait max ioctl\");\n",
         abi::KQUEUE_IOC_KEVENT,
         abi::KQUEUE_KEVENT_NO_COLLECT,
         abi::KQUEUE_KEVENT_STOP_AT_LIBKQUEUE,
-        abi::KQUEUE_KEVENT_ARGS_SIZE_VER0
+        abi::KQUEUE_KEVENT_ARGS_SIZE_VER0,
+        abi::KQUEUE_WAIT_MAX_EVENTS,
+        abi::kqueue_ioc_wait(1),
+        abi::kqueue_ioc_wait(abi::KQUEUE_WAIT_MAX_EVENTS)
     );
     let inc = format!("-I{}", uapi.display());
     compile("uapi", "c", &s, &["-std=gnu11", &inc], false);

@@ -50,7 +50,12 @@ TEST(uapi_layout_matches_kevent)
 	ASSERT_EQ(44, offsetof(struct kqueue_kevent_args, __reserved));
 	ASSERT_EQ(0x1, KQUEUE_KEVENT_NO_COLLECT);
 	ASSERT_EQ(0x2, KQUEUE_KEVENT_STOP_AT_LIBKQUEUE);
-	ASSERT_EQ(1, KQUEUE_ABI_VERSION);
+	ASSERT_EQ(2, KQUEUE_ABI_VERSION);
+	ASSERT_EQ(16, sizeof(struct kqueue_wait));
+	ASSERT_EQ(0, offsetof(struct kqueue_wait, eventlist));
+	ASSERT_EQ(8, offsetof(struct kqueue_wait, timeout));
+	ASSERT_EQ(16383, KQUEUE_WAIT_MAX_EVENTS);
+	ASSERT_EQ(0x8005be02u, KQUEUE_IOC_WAIT(5));
 	ASSERT_EQ(1 << 20, KQUEUE_MAX_EVENTS);
 }
 

@@ -237,7 +237,7 @@ TEST(ioctl_version)
 	int fd = raw_open(_metadata);
 
 	ASSERT_EQ(KQUEUE_ABI_VERSION, ioctl(fd, KQUEUE_IOC_VERSION));
-	ASSERT_EQ(1, ioctl(fd, KQUEUE_IOC_VERSION, 0));
+	ASSERT_EQ(2, ioctl(fd, KQUEUE_IOC_VERSION, 0));
 	close(fd);
 }
 
@@ -464,6 +464,73 @@ TEST(ioctl_counts_and_timeout)
 		ASSERT_FAILS(EINVAL, raw_kevent(fd, NULL, 0, ev, 2, &bad[i]));
 	RAW_ASSERT_CHANGE_ERR(fd, kev(1, EVFILT_USER, EV_DELETE, 0, 0, NULL), ENOENT);
 	RAW_ASSERT_CHANGE_ERR(fd, kev(2, EVFILT_USER, EV_DELETE, 0, 0, NULL), ENOENT);
+	close(fd);
+}
+
+static int raw_wait(int fd, void *events, unsigned int nevents, const void *timeout)
+{
+	struct kqueue_wait w = {
+		.eventlist = (uintptr_t)events, .timeout = (uintptr_t)timeout,
+	};
+
+	return ioctl(fd, KQUEUE_IOC_WAIT(nevents), &w);
+}
+
+/* KQUEUE_IOC_WAIT: KQUEUE_IOC_KEVENT's results and errors with no changes. */
+TEST(ioctl_wait)
+{
+	struct kqueue_event c = { .ident = 7, .filter = EVFILT_USER, .flags = EV_ADD,
+				  .udata = 0x77 };
+	struct kqueue_event t = { .ident = 7, .filter = EVFILT_USER, .fflags = NOTE_TRIGGER };
+	struct __kernel_timespec bad_ts[] = { { 0, -1 }, { 0, 1000000000 }, { -1, 0 } };
+	struct __kernel_timespec short_ts = { 0, 20000000 };
+	struct kqueue_event ev[3], *big;
+	struct kqueue_wait w = { .eventlist = (uintptr_t)ev };
+	void *bad = unmapped_page();
+	int64_t t0;
+	unsigned int i;
+	int fd = raw_open(_metadata);
+
+	ASSERT_NE(NULL, bad);
+	watchdog(20);
+	ASSERT_EQ(0, raw_wait(fd, ev, 3, &kts_zero));
+	t0 = now_ms();
+	ASSERT_EQ(0, raw_wait(fd, ev, 3, &short_ts));
+	ASSERT_LE(15, now_ms() - t0);
+	/* no room is EINVAL; so is a bad timeout, before anything is collected */
+	ASSERT_FAILS(EINVAL, raw_wait(fd, ev, 0, &kts_zero));
+	for (i = 0; i < ARRAY_SIZE(bad_ts); i++)
+		ASSERT_FAILS(EINVAL, raw_wait(fd, ev, 3, &bad_ts[i]));
+	ASSERT_FAILS(EFAULT, ioctl(fd, KQUEUE_IOC_WAIT(3), bad));
+	ASSERT_FAILS(EFAULT, ioctl(fd, KQUEUE_IOC_WAIT(3), (void *)1));
+	ASSERT_FAILS(EFAULT, raw_wait(fd, ev, 3, bad));
+	/* the event list wraps around the address space */
+	w.eventlist = ~0ULL - 40;
+	w.timeout = (uintptr_t)&kts_zero;
+	ASSERT_FAILS(EFAULT, ioctl(fd, KQUEUE_IOC_WAIT(3), &w));
+	/* other directions or numbers are not this command */
+	ASSERT_FAILS(ENOTTY, ioctl(fd, _IOC(_IOC_WRITE, KQUEUE_IOC_MAGIC, 2, 3), &w));
+	ASSERT_FAILS(ENOTTY, ioctl(fd, _IOC(_IOC_READ, KQUEUE_IOC_MAGIC, 3, 3), &w));
+
+	ASSERT_EQ(0, raw_kevent(fd, &c, 1, NULL, 0, NULL));
+	ASSERT_EQ(0, raw_kevent(fd, &t, 1, NULL, 0, NULL));
+	/* an unwritable list fails and loses nothing (the event is level-triggered) */
+	ASSERT_FAILS(EFAULT, raw_wait(fd, bad, 3, &kts_zero));
+	memset(ev, 0, sizeof(ev));
+	ASSERT_EQ(1, raw_wait(fd, ev, 3, NULL));
+	ASSERT_EQ(7, ev[0].ident);
+	ASSERT_EQ(EVFILT_USER, ev[0].filter);
+	ASSERT_EQ(EV_ADD, ev[0].flags);
+	ASSERT_EQ(0, ev[0].fflags);
+	ASSERT_EQ(0, ev[0].data);
+	ASSERT_EQ(0x77, ev[0].udata);
+	ASSERT_EQ(0, ev[1].ident);
+	/* the most events one command can ask for */
+	big = calloc(KQUEUE_WAIT_MAX_EVENTS, sizeof(*big));
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(1, raw_wait(fd, big, KQUEUE_WAIT_MAX_EVENTS, &kts_zero));
+	ASSERT_EQ(7, big[0].ident);
+	free(big);
 	close(fd);
 }
 
