@@ -33,6 +33,17 @@
  *             timerfd_create() + timerfd_settime(), and the 1-of-1-ready
  *             wait above on a kqueue holding them against one without.
  *
+ * Then more waits, each in a section of its own after the summary (N = 1000
+ * unless said otherwise; every call's events are checked, count and idents):
+ *
+ *   EV_CLEAR     against EPOLLET: each call writes one byte to the ready
+ *                pipe, waits, reads the byte back, so every wait meets a new
+ *                edge; that write and read are timed alone too ("re-arm") and
+ *                subtracted from both sides.
+ *   EV_DISPATCH  against EPOLLONESHOT, the pipe keeping its byte: EV_ENABLE
+ *                in the waiting kevent() (one call) or in a kevent() of its
+ *                own (two), against EPOLL_CTL_MOD + epoll_wait().
+ *
  * kqueue and epoll runs alternate (A B A B ...) so that drift hits both.
  * Times come from clock_gettime(CLOCK_MONOTONIC); on a jiffies clocksource
  * they are meaningless and kqbench refuses to run (exit status 3).
@@ -483,6 +494,273 @@ static void bench_timers(void)
 	       with, without, with / without);
 }
 
+/* --- more waits: EV_CLEAR, EV_DISPATCH ---------------------------------- */
+
+#define CASE_N		1000	/* pipes registered in the EV_CLEAR/DISPATCH cases */
+
+static const struct timespec zero_ts;
+
+/* A registered set of pipes: kqueue and epoll instances watching the read ends. */
+struct pipeset {
+	pipe_ends *p;
+	int n, kq, ep;
+};
+
+static void pipeset_open(struct pipeset *s, int n, unsigned short kq_flags,
+			 unsigned int ep_events)
+{
+	struct epoll_event eev = { .events = ep_events };
+	struct kevent ch;
+	int i;
+
+	s->n = n;
+	s->p = open_pipes(n);
+	s->kq = kqueue();
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->kq < 0 || s->ep < 0)
+		die("kqueue/epoll_create1");
+	for (i = 0; i < n; i++) {
+		EV_SET(&ch, s->p[i][0], EVFILT_READ, EV_ADD | kq_flags, 0, 0, NULL);
+		eev.data.fd = s->p[i][0];
+		if (kevent(s->kq, &ch, 1, NULL, 0, NULL) ||
+		    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->p[i][0], &eev))
+			die("register");
+	}
+}
+
+static void pipeset_close(struct pipeset *s)
+{
+	close(s->kq);
+	close(s->ep);
+	close_pipes(s->p, s->n);
+}
+
+static void put_byte(int fd)
+{
+	if (write(fd, "x", 1) != 1)
+		die("write");
+}
+
+static void take_byte(int fd)
+{
+	char b;
+
+	if (read(fd, &b, 1) != 1)
+		die("read");
+}
+
+/* kevent() with no changes and timeout {0, 0} must return exactly @fd. */
+static inline void kq_want1(const char *what, int kq, int fd)
+{
+	struct kevent ev[MAX_EVENTS];
+	int r = kevent(kq, NULL, 0, ev, MAX_EVENTS, &zero_ts);
+
+	if (r != 1 || (int)ev[0].ident != fd)
+		mismatch(what, CASE_N, r, r > 0 ? (long)ev[0].ident : -1, fd);
+}
+
+static inline void ep_want1(const char *what, int ep, int fd)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	int r = epoll_wait(ep, ev, MAX_EVENTS, 0);
+
+	if (r != 1 || ev[0].data.fd != fd)
+		mismatch(what, CASE_N, r, r > 0 ? (long)ev[0].data.fd : -1, fd);
+}
+
+/*
+ * EV_CLEAR against EPOLLET: each call is write one byte, wait, read it
+ * back, so that every wait meets a fresh edge and returns exactly one
+ * event; the write and the read are the same on both sides, and
+ * rearm_only() times them alone.
+ */
+static double clear_kqueue(struct pipeset *s, int i)
+{
+	int rd = s->p[i][0], wr = s->p[i][1];
+	double t0 = now_ns();
+
+	for (int k = 0; k < WAIT_ITERS; k++) {
+		put_byte(wr);
+		kq_want1("kevent(EV_CLEAR)", s->kq, rd);
+		take_byte(rd);
+	}
+	return (now_ns() - t0) / WAIT_ITERS;
+}
+
+static double clear_epoll(struct pipeset *s, int i)
+{
+	int rd = s->p[i][0], wr = s->p[i][1];
+	double t0 = now_ns();
+
+	for (int k = 0; k < WAIT_ITERS; k++) {
+		put_byte(wr);
+		ep_want1("epoll_wait(EPOLLET)", s->ep, rd);
+		take_byte(rd);
+	}
+	return (now_ns() - t0) / WAIT_ITERS;
+}
+
+static double rearm_only(struct pipeset *s, int i)
+{
+	int rd = s->p[i][0], wr = s->p[i][1];
+	double t0 = now_ns();
+
+	for (int k = 0; k < WAIT_ITERS; k++) {
+		put_byte(wr);
+		take_byte(rd);
+	}
+	return (now_ns() - t0) / WAIT_ITERS;
+}
+
+/*
+ * EV_DISPATCH against EPOLLONESHOT, both level-triggered, the pipe holding
+ * its byte throughout: each wait re-enables the event the previous one
+ * disabled. kqueue: EV_ENABLE in the changelist of the waiting kevent()
+ * (one call, the API's idiom) or in a kevent() of its own (two calls, as
+ * epoll needs); epoll: EPOLL_CTL_MOD then epoll_wait().
+ */
+static double dispatch_kqueue(struct pipeset *s, int i, int two_calls)
+{
+	struct kevent ev[MAX_EVENTS], en;
+	int rd = s->p[i][0], r;
+	double t0;
+
+	EV_SET(&en, rd, EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	t0 = now_ns();
+	for (int k = 0; k < WAIT_ITERS; k++) {
+		if (two_calls) {
+			if (kevent(s->kq, &en, 1, NULL, 0, NULL))
+				die("kevent(EV_ENABLE)");
+			r = kevent(s->kq, NULL, 0, ev, MAX_EVENTS, &zero_ts);
+		} else {
+			r = kevent(s->kq, &en, 1, ev, MAX_EVENTS, &zero_ts);
+		}
+		if (r != 1 || (int)ev[0].ident != rd)
+			mismatch("kevent(EV_DISPATCH)", CASE_N, r,
+				 r > 0 ? (long)ev[0].ident : -1, rd);
+	}
+	return (now_ns() - t0) / WAIT_ITERS;
+}
+
+static double dispatch_epoll(struct pipeset *s, int i)
+{
+	struct epoll_event mod = { .events = EPOLLIN | EPOLLONESHOT };
+	int rd = s->p[i][0];
+	double t0;
+
+	mod.data.fd = rd;
+	t0 = now_ns();
+	for (int k = 0; k < WAIT_ITERS; k++) {
+		if (epoll_ctl(s->ep, EPOLL_CTL_MOD, rd, &mod))
+			die("epoll_ctl(MOD)");
+		ep_want1("epoll_wait(EPOLLONESHOT)", s->ep, rd);
+	}
+	return (now_ns() - t0) / WAIT_ITERS;
+}
+
+/* A wait with timeout {0, 0} that must return nothing (the sanity checks). */
+static void want_none(struct pipeset *s, const char *what)
+{
+	struct kevent kev[MAX_EVENTS];
+	struct epoll_event eev[MAX_EVENTS];
+	int k = kevent(s->kq, NULL, 0, kev, MAX_EVENTS, &zero_ts);
+	int e = epoll_wait(s->ep, eev, MAX_EVENTS, 0);
+
+	if (k || e) {
+		fprintf(stderr, "kqbench: %s: kevent %d, epoll_wait %d events, want none\n",
+			what, k, e);
+		abort();
+	}
+}
+
+struct edge_result {
+	double clear_kq, clear_ep, rearm;
+	double disp_kq1, disp_kq2, disp_ep;
+};
+
+static void bench_clear(struct edge_result *res)
+{
+	double kq_t[WAIT_BLOCKS], ep_t[WAIT_BLOCKS], re_t[WAIT_BLOCKS];
+	struct pipeset s;
+	int i, ready = CASE_N / 2;
+
+	pipeset_open(&s, CASE_N, EV_CLEAR, EPOLLIN | EPOLLET);
+	/* Edge-triggered for real: a second wait before the read finds nothing. */
+	put_byte(s.p[ready][1]);
+	kq_want1("kevent(EV_CLEAR)", s.kq, s.p[ready][0]);
+	ep_want1("epoll_wait(EPOLLET)", s.ep, s.p[ready][0]);
+	want_none(&s, "EV_CLEAR/EPOLLET, event already reported");
+	take_byte(s.p[ready][0]);
+	clear_kqueue(&s, ready);
+	clear_epoll(&s, ready);
+	for (i = 0; i < WAIT_BLOCKS; i++) {
+		kq_t[i] = clear_kqueue(&s, ready);
+		ep_t[i] = clear_epoll(&s, ready);
+		re_t[i] = rearm_only(&s, ready);
+	}
+	res->clear_kq = median(kq_t, WAIT_BLOCKS);
+	res->clear_ep = median(ep_t, WAIT_BLOCKS);
+	res->rearm = median(re_t, WAIT_BLOCKS);
+	pipeset_close(&s);
+}
+
+static void bench_dispatch(struct edge_result *res)
+{
+	double k1[WAIT_BLOCKS], k2[WAIT_BLOCKS], ep_t[WAIT_BLOCKS];
+	struct pipeset s;
+	int i, ready = CASE_N / 2;
+
+	pipeset_open(&s, CASE_N, EV_DISPATCH, EPOLLIN | EPOLLONESHOT);
+	/* Disabled once reported: a second wait without re-enabling finds nothing. */
+	put_byte(s.p[ready][1]);
+	kq_want1("kevent(EV_DISPATCH)", s.kq, s.p[ready][0]);
+	ep_want1("epoll_wait(EPOLLONESHOT)", s.ep, s.p[ready][0]);
+	want_none(&s, "EV_DISPATCH/EPOLLONESHOT, event already reported");
+	dispatch_kqueue(&s, ready, 0);
+	dispatch_kqueue(&s, ready, 1);
+	dispatch_epoll(&s, ready);
+	for (i = 0; i < WAIT_BLOCKS; i++) {
+		k1[i] = dispatch_kqueue(&s, ready, 0);
+		k2[i] = dispatch_kqueue(&s, ready, 1);
+		ep_t[i] = dispatch_epoll(&s, ready);
+	}
+	res->disp_kq1 = median(k1, WAIT_BLOCKS);
+	res->disp_kq2 = median(k2, WAIT_BLOCKS);
+	res->disp_ep = median(ep_t, WAIT_BLOCKS);
+	pipeset_close(&s);
+}
+
+static void print_edge(const struct edge_result *r)
+{
+	double kq = r->clear_kq - r->rearm, ep = r->clear_ep - r->rearm;
+
+	printf("\nwait, 1 of %d ready, EV_CLEAR vs EPOLLET (ns per call, median of %d blocks of %d):\n"
+	       "each call writes a byte, waits, reads it; \"re-arm\" is the write and read alone\n",
+	       CASE_N, WAIT_BLOCKS, WAIT_ITERS);
+	printf("%12s %12s %12s %10s %12s %12s %10s\n", "re-arm", "kqueue", "epoll",
+	       "kq/epoll", "kq-re-arm", "ep-re-arm", "kq/epoll");
+	printf("%12.0f %12.0f %12.0f %10.2f %12.0f %12.0f %10.2f\n", r->rearm,
+	       r->clear_kq, r->clear_ep, r->clear_kq / r->clear_ep, kq, ep, kq / ep);
+	printf("\nwait, 1 of %d ready, EV_DISPATCH vs EPOLLONESHOT, re-enabled each call\n"
+	       "(ns per call, median of %d blocks of %d): kqueue EV_ENABLE in the waiting\n"
+	       "kevent() (1 call) or in a kevent() of its own (2 calls), epoll EPOLL_CTL_MOD + epoll_wait\n",
+	       CASE_N, WAIT_BLOCKS, WAIT_ITERS);
+	printf("%12s %12s %12s %12s %12s\n", "kq 1 call", "kq 2 calls", "epoll",
+	       "kq1/epoll", "kq2/epoll");
+	printf("%12.0f %12.0f %12.0f %12.2f %12.2f\n", r->disp_kq1, r->disp_kq2,
+	       r->disp_ep, r->disp_kq1 / r->disp_ep, r->disp_kq2 / r->disp_ep);
+}
+
+/* The cases after the summary above, each printing its own section. */
+static void more_waits(void)
+{
+	struct edge_result edge;
+
+	bench_clear(&edge);
+	bench_dispatch(&edge);
+	print_edge(&edge);
+}
+
 int main(int argc, char **argv)
 {
 	static struct kevent ch[MAX_N];
@@ -558,5 +836,7 @@ int main(int argc, char **argv)
 	}
 	printf("\ngoal: wait within 1.2x of epoll: %s; registration faster than epoll: %s\n",
 	       wait_ok ? "met" : "NOT met", reg_ok ? "met" : "NOT met");
+
+	more_waits();
 	return 0;
 }
