@@ -43,6 +43,11 @@
  *   EV_DISPATCH  against EPOLLONESHOT, the pipe keeping its byte: EV_ENABLE
  *                in the waiting kevent() (one call) or in a kevent() of its
  *                own (two), against EPOLL_CTL_MOD + epoll_wait().
+ *   64 ready     level-triggered, an eventlist of 64, every call returns
+ *                each of the 64 ready pipes once.
+ *   holes        1 of 5000 ready, the read ends at every other descriptor
+ *                number and the numbers between closed, against the same
+ *                instances with the table dense.
  *
  * kqueue and epoll runs alternate (A B A B ...) so that drift hits both.
  * Times come from clock_gettime(CLOCK_MONOTONIC); on a jiffies clocksource
@@ -494,9 +499,13 @@ static void bench_timers(void)
 	       with, without, with / without);
 }
 
-/* --- more waits: EV_CLEAR, EV_DISPATCH ---------------------------------- */
+/* --- more waits: EV_CLEAR, EV_DISPATCH, 64 ready, a table with holes ------- */
 
-#define CASE_N		1000	/* pipes registered in the EV_CLEAR/DISPATCH cases */
+#define CASE_N		1000	/* pipes registered in the EV_CLEAR/DISPATCH/64 cases */
+#define MANY		64	/* ready pipes, and the eventlist, of the 64-of-N wait */
+#define MANY_ITERS	500	/* calls per block of the 64-of-N wait */
+#define HOLES_N		5000	/* pipes of the table with holes */
+#define MAX_FD		65536
 
 static const struct timespec zero_ts;
 
@@ -751,14 +760,180 @@ static void print_edge(const struct edge_result *r)
 	       r->disp_ep, r->disp_kq1 / r->disp_ep, r->disp_kq2 / r->disp_ep);
 }
 
+/*
+ * 64 of N ready: every call must return each of the MANY ready pipes
+ * exactly once. want[fd] marks them; seen[fd] holds the number of the last
+ * call that returned fd, so a duplicate shows without clearing anything.
+ */
+static unsigned char want[MAX_FD];
+static unsigned int seen[MAX_FD];
+static unsigned int call_no;
+
+static inline int take_fd(long fd)
+{
+	if (fd < 0 || fd >= MAX_FD || !want[fd] || seen[fd] == call_no)
+		return 0;
+	seen[fd] = call_no;
+	return 1;
+}
+
+static void many_mismatch(const char *what, int r, long fd)
+{
+	fprintf(stderr, "kqbench: %s: %d events (bad or repeated ident %ld), want the %d ready pipes once each\n",
+		what, r, fd, MANY);
+	abort();
+}
+
+static double many_kqueue(int kq)
+{
+	struct kevent ev[MANY];
+	double t0 = now_ns();
+	int r, j;
+
+	for (int k = 0; k < MANY_ITERS; k++) {
+		r = kevent(kq, NULL, 0, ev, MANY, &zero_ts);
+		call_no++;
+		for (j = 0; j < r && take_fd(ev[j].ident); j++)
+			;
+		if (r != MANY || j != r)
+			many_mismatch("kevent", r, j < r ? (long)ev[j].ident : -1);
+	}
+	return (now_ns() - t0) / MANY_ITERS;
+}
+
+static double many_epoll(int ep)
+{
+	struct epoll_event ev[MANY];
+	double t0 = now_ns();
+	int r, j;
+
+	for (int k = 0; k < MANY_ITERS; k++) {
+		r = epoll_wait(ep, ev, MANY, 0);
+		call_no++;
+		for (j = 0; j < r && take_fd(ev[j].data.fd); j++)
+			;
+		if (r != MANY || j != r)
+			many_mismatch("epoll_wait", r, j < r ? (long)ev[j].data.fd : -1);
+	}
+	return (now_ns() - t0) / MANY_ITERS;
+}
+
+static void bench_many(double *kq, double *ep)
+{
+	double kq_t[WAIT_BLOCKS], ep_t[WAIT_BLOCKS];
+	struct pipeset s;
+	int i;
+
+	pipeset_open(&s, CASE_N, 0, EPOLLIN);
+	for (i = 0; i < MANY; i++) {
+		int *p = s.p[i * CASE_N / MANY];
+
+		if (p[0] >= MAX_FD)
+			die("fd beyond MAX_FD");
+		put_byte(p[1]);
+		want[p[0]] = 1;
+	}
+	many_kqueue(s.kq);
+	many_epoll(s.ep);
+	for (i = 0; i < WAIT_BLOCKS; i++) {
+		kq_t[i] = many_kqueue(s.kq);
+		ep_t[i] = many_epoll(s.ep);
+	}
+	*kq = median(kq_t, WAIT_BLOCKS);
+	*ep = median(ep_t, WAIT_BLOCKS);
+	memset(want, 0, sizeof(want));
+	pipeset_close(&s);
+}
+
+/*
+ * A table with holes: HOLES_N pipes registered, their read ends at every
+ * other descriptor number of a range of 2 x HOLES_N, the numbers between
+ * them closed (the write ends moved above the range), one pipe ready. The
+ * same kqueue and epoll instances are measured first with the table dense
+ * (read and write ends alternating, as pipe2() made them), then with the
+ * holes, so only the fd table differs.
+ */
+static void make_holes(struct pipeset *s)
+{
+	int i, above = s->p[s->n - 1][1] + 1;
+
+	for (i = 0; i < s->n; i++) {
+		int w = fcntl(s->p[i][1], F_DUPFD_CLOEXEC, above);
+
+		if (w < 0)
+			die("fcntl(F_DUPFD)");
+		close(s->p[i][1]);
+		s->p[i][1] = w;
+	}
+}
+
+/* Median ns per 1-of-n wait of @s's kqueue and epoll, alternating. */
+static void wait_pair(struct pipeset *s, int ready, double *kq, double *ep)
+{
+	double kq_t[WAIT_BLOCKS], ep_t[WAIT_BLOCKS];
+	int rd = s->p[ready][0];
+
+	wait_kqueue(s->kq, s->n, rd);
+	wait_epoll(s->ep, s->n, rd);
+	for (int i = 0; i < WAIT_BLOCKS; i++) {
+		kq_t[i] = wait_kqueue(s->kq, s->n, rd);
+		ep_t[i] = wait_epoll(s->ep, s->n, rd);
+	}
+	*kq = median(kq_t, WAIT_BLOCKS);
+	*ep = median(ep_t, WAIT_BLOCKS);
+}
+
+struct holes_result {
+	int span, closed;
+	double dense_kq, dense_ep, holes_kq, holes_ep;
+};
+
+static void bench_holes(struct holes_result *res)
+{
+	struct pipeset s;
+	int ready = HOLES_N / 2, lo, i;
+
+	pipeset_open(&s, HOLES_N, 0, EPOLLIN);
+	put_byte(s.p[ready][1]);
+	wait_pair(&s, ready, &res->dense_kq, &res->dense_ep);
+	make_holes(&s);
+	lo = s.p[0][0];
+	res->span = s.p[s.n - 1][0] - lo + 1;
+	for (res->closed = 0, i = lo; i < lo + res->span; i++)
+		res->closed += fcntl(i, F_GETFD) < 0;
+	wait_pair(&s, ready, &res->holes_kq, &res->holes_ep);
+	pipeset_close(&s);
+}
+
+static void print_holes(const struct holes_result *r, double many_kq, double many_ep)
+{
+	printf("\nwait, %d of %d ready, eventlist of %d (ns per call, median of %d blocks of %d)\n",
+	       MANY, CASE_N, MANY, WAIT_BLOCKS, MANY_ITERS);
+	printf("%12s %12s %10s\n", "kqueue", "epoll", "kq/epoll");
+	printf("%12.0f %12.0f %10.2f\n", many_kq, many_ep, many_kq / many_ep);
+	printf("\nwait, 1 of %d ready, read ends at every other descriptor of %d, %d closed between them,\n"
+	       "against the same instances with the table dense (ns per call, median of %d blocks of %d)\n",
+	       HOLES_N, r->span, r->closed, WAIT_BLOCKS, WAIT_ITERS);
+	printf("%8s %12s %12s %10s\n", "table", "kqueue", "epoll", "kq/epoll");
+	printf("%8s %12.0f %12.0f %10.2f\n", "dense", r->dense_kq, r->dense_ep,
+	       r->dense_kq / r->dense_ep);
+	printf("%8s %12.0f %12.0f %10.2f\n", "holes", r->holes_kq, r->holes_ep,
+	       r->holes_kq / r->holes_ep);
+}
+
 /* The cases after the summary above, each printing its own section. */
 static void more_waits(void)
 {
 	struct edge_result edge;
+	struct holes_result holes;
+	double many_kq, many_ep;
 
 	bench_clear(&edge);
 	bench_dispatch(&edge);
 	print_edge(&edge);
+	bench_many(&many_kq, &many_ep);
+	bench_holes(&holes);
+	print_holes(&holes, many_kq, many_ep);
 }
 
 int main(int argc, char **argv)
