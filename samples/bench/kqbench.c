@@ -48,6 +48,8 @@
  *   holes        1 of 5000 ready, the read ends at every other descriptor
  *                number and the numbers between closed, against the same
  *                instances with the table dense.
+ *   2nd process  the 1-of-N wait in the parent that made the instances, then
+ *                in a forked child that got them over SCM_RIGHTS.
  *
  * kqueue and epoll runs alternate (A B A B ...) so that drift hits both.
  * Times come from clock_gettime(CLOCK_MONOTONIC); on a jiffies clocksource
@@ -70,10 +72,13 @@
 #include <sys/epoll.h>
 #include <sys/event.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -921,6 +926,90 @@ static void print_holes(const struct holes_result *r, double many_kq, double man
 	       r->holes_kq / r->holes_ep);
 }
 
+/* --- a kqueue waited on by a second process ------------------------------- */
+
+/*
+ * The library closes kqueues in the child of fork() (BSD semantics,
+ * tools/lib/kqueue/src/fork.rs), so the parent hands both descriptors to
+ * the child over a unix socket (SCM_RIGHTS) after the fork; the child
+ * holds the same open kqueue and epoll instance the parent registered.
+ */
+struct child_result {
+	double kq, ep;
+	int inherited_kq_open;	/* the fork left the parent's kqueue fd open */
+	int done;
+};
+
+/* In the child: the 1-of-N wait on the instances received, into *@res. */
+static void child_waits(int sock, const struct pipeset *s, int ready,
+			struct child_result *res)
+{
+	struct pipeset c = *s;
+	int fds[2];
+
+	res->inherited_kq_open = fcntl(s->kq, F_GETFD) >= 0;
+	recv_fds(sock, fds, 2);
+	c.kq = fds[0];
+	c.ep = fds[1];
+	wait_pair(&c, ready, &res->kq, &res->ep);
+	res->done = 1;
+}
+
+static void bench_second_process(double *own_kq, double *own_ep,
+				 struct child_result *out)
+{
+	struct child_result *res;
+	struct pipeset s;
+	int sv[2], ready = CASE_N / 2, fds[2], status;
+	pid_t pid;
+
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		die("mmap");
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair");
+	pipeset_open(&s, CASE_N, 0, EPOLLIN);
+	put_byte(s.p[ready][1]);
+	wait_pair(&s, ready, own_kq, own_ep);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		child_waits(sv[1], &s, ready, res);
+		_exit(0);
+	}
+	fds[0] = s.kq;
+	fds[1] = s.ep;
+	send_fds(sv[0], fds, 2);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) || !res->done) {
+		fprintf(stderr, "kqbench: second process: the child failed (status %#x)\n",
+			status);
+		abort();
+	}
+	*out = *res;
+	munmap(res, sizeof(*res));
+	close(sv[0]);
+	close(sv[1]);
+	pipeset_close(&s);
+}
+
+static void print_second_process(void)
+{
+	struct child_result c;
+	double kq, ep;
+
+	bench_second_process(&kq, &ep, &c);
+	printf("\nwait, 1 of %d ready, kqueue and epoll made and registered by the parent, waited on\n"
+	       "by it and then by a forked child that got them over SCM_RIGHTS (ns per call,\n"
+	       "median of %d blocks of %d; the library %s the inherited kqueue in the child)\n",
+	       CASE_N, WAIT_BLOCKS, WAIT_ITERS, c.inherited_kq_open ? "left open" : "closed");
+	printf("%8s %12s %12s %10s\n", "process", "kqueue", "epoll", "kq/epoll");
+	printf("%8s %12.0f %12.0f %10.2f\n", "owner", kq, ep, kq / ep);
+	printf("%8s %12.0f %12.0f %10.2f\n", "child", c.kq, c.ep, c.kq / c.ep);
+}
+
 /* The cases after the summary above, each printing its own section. */
 static void more_waits(void)
 {
@@ -934,6 +1023,7 @@ static void more_waits(void)
 	bench_many(&many_kq, &many_ep);
 	bench_holes(&holes);
 	print_holes(&holes, many_kq, many_ep);
+	print_second_process();
 }
 
 int main(int argc, char **argv)
