@@ -50,6 +50,9 @@
  *                instances with the table dense.
  *   2nd process  the 1-of-N wait in the parent that made the instances, then
  *                in a forked child that got them over SCM_RIGHTS.
+ *   8 threads    blocked in one instance (EV_CLEAR / EPOLLET|EPOLLEXCLUSIVE),
+ *                events one at a time: events per second and the waiters'
+ *                voluntary context switches per event (wake-ups).
  *
  * kqueue and epoll runs alternate (A B A B ...) so that drift hits both.
  * Times come from clock_gettime(CLOCK_MONOTONIC); on a jiffies clocksource
@@ -64,8 +67,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -926,6 +931,202 @@ static void print_holes(const struct holes_result *r, double many_kq, double man
 	       r->holes_kq / r->holes_ep);
 }
 
+/* --- 8 threads blocked on one instance, events one at a time ------------- */
+
+#define WAITERS		8
+#define HERD_PIPES	64
+#define HERD_EVENTS	1000	/* events per round */
+#define HERD_ROUNDS	3	/* rounds per mechanism, alternating */
+
+/*
+ * WAITERS threads block (no timeout) in kevent() or epoll_wait() on one
+ * instance watching HERD_PIPES pipes. A writer writes one byte to the next
+ * pipe, and blocks reading the ack pipe until the waiter that got the event
+ * has read the byte and written the ack; then the next. kqueue registers
+ * the pipes EV_CLEAR, epoll EPOLLIN | EPOLLET | EPOLLEXCLUSIVE: each write
+ * is one edge, reported once, as epoll reports it (level-triggered, epoll
+ * would report the pipe again to every waiter it woke until the byte was
+ * read). A stop pipe, level-triggered in both, ends the round: every
+ * waiter sees it and returns.
+ *
+ * Wake-ups cannot be seen from userspace (a waiter woken for an event
+ * another one took goes back to sleep in the kernel), so each waiter
+ * counts its voluntary context switches (getrusage(RUSAGE_THREAD)) from
+ * before its first wait to the stop event; every sleep in a wait that
+ * ended is a wake-up. Less the stop's wake-up of each waiter, summed over
+ * the waiters and divided by the events. The writer's own sleeps are not
+ * counted.
+ */
+struct herd {
+	struct pipeset s;
+	int use_kq, stop_rd, stop_wr, ack_rd, ack_wr;
+	atomic_int expect;	/* read end the writer wrote last */
+	atomic_int started;
+	atomic_long events, nvcsw;
+};
+
+static long thread_nvcsw(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru))
+		die("getrusage");
+	return ru.ru_nvcsw;
+}
+
+static void herd_mismatch(const char *what, int r, long ident, int want)
+{
+	fprintf(stderr, "kqbench: herd: %s returned %d events (ident %ld), want exactly 1 for fd %d\n",
+		what, r, ident, want);
+	abort();
+}
+
+/* One blocking wait: the fd reported, or -1 for the stop pipe. */
+static int herd_wait(struct herd *h)
+{
+	struct kevent kev[WAITERS];
+	struct epoll_event eev[WAITERS];
+	long fd;
+	int r;
+
+	if (h->use_kq) {
+		r = kevent(h->s.kq, NULL, 0, kev, WAITERS, NULL);
+		fd = r > 0 ? (long)kev[0].ident : -1;
+	} else {
+		r = epoll_wait(h->s.ep, eev, WAITERS, -1);
+		fd = r > 0 ? eev[0].data.fd : -1;
+	}
+	if (r == 1 && fd == h->stop_rd)
+		return -1;
+	if (r != 1 || fd != atomic_load(&h->expect))
+		herd_mismatch(h->use_kq ? "kevent" : "epoll_wait", r, fd,
+			      atomic_load(&h->expect));
+	return fd;
+}
+
+static void *herd_waiter(void *arg)
+{
+	struct herd *h = arg;
+	long start, events = 0;
+	int fd;
+
+	start = thread_nvcsw();
+	atomic_fetch_add(&h->started, 1);
+	while ((fd = herd_wait(h)) >= 0) {
+		/* Non-blocking: a second report of the same byte fails here. */
+		take_byte(fd);
+		events++;
+		put_byte(h->ack_wr);
+	}
+	atomic_fetch_add(&h->nvcsw, thread_nvcsw() - start - 1);
+	atomic_fetch_add(&h->events, events);
+	return NULL;
+}
+
+/* One round: ns per event; adds the waiters' wake-ups to *@wakes. */
+static double herd_round(struct herd *h, int use_kq, long *wakes)
+{
+	pthread_t t[WAITERS];
+	double t0, t1;
+	int i;
+
+	h->use_kq = use_kq;
+	atomic_store(&h->started, 0);
+	atomic_store(&h->events, 0);
+	atomic_store(&h->nvcsw, 0);
+	for (i = 0; i < WAITERS; i++)
+		if (pthread_create(&t[i], NULL, herd_waiter, h))
+			die("pthread_create");
+	while (atomic_load(&h->started) < WAITERS)
+		usleep(1000);
+	usleep(20000);		/* let them all block */
+	t0 = now_ns();
+	for (i = 0; i < HERD_EVENTS; i++) {
+		int *p = h->s.p[i % HERD_PIPES];
+
+		atomic_store(&h->expect, p[0]);
+		put_byte(p[1]);
+		take_byte(h->ack_rd);
+	}
+	t1 = now_ns();
+	put_byte(h->stop_wr);
+	for (i = 0; i < WAITERS; i++)
+		pthread_join(t[i], NULL);
+	take_byte(h->stop_rd);
+	if (atomic_load(&h->events) != HERD_EVENTS) {
+		fprintf(stderr, "kqbench: herd: waiters took %ld events, want %d\n",
+			atomic_load(&h->events), HERD_EVENTS);
+		abort();
+	}
+	*wakes += atomic_load(&h->nvcsw);
+	return (t1 - t0) / HERD_EVENTS;
+}
+
+static void herd_open(struct herd *h)
+{
+	struct epoll_event eev = { .events = EPOLLIN };
+	struct kevent ch;
+	int p[2], i;
+
+	pipeset_open(&h->s, HERD_PIPES, EV_CLEAR, EPOLLIN | EPOLLET | EPOLLEXCLUSIVE);
+	for (i = 0; i < HERD_PIPES; i++)
+		if (fcntl(h->s.p[i][0], F_SETFL, O_NONBLOCK))
+			die("fcntl(O_NONBLOCK)");
+	if (pipe2(p, O_CLOEXEC))
+		die("pipe2");
+	h->stop_rd = p[0];
+	h->stop_wr = p[1];
+	if (pipe2(p, O_CLOEXEC))
+		die("pipe2");
+	h->ack_rd = p[0];
+	h->ack_wr = p[1];
+	EV_SET(&ch, h->stop_rd, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	eev.data.fd = h->stop_rd;
+	if (kevent(h->s.kq, &ch, 1, NULL, 0, NULL) ||
+	    epoll_ctl(h->s.ep, EPOLL_CTL_ADD, h->stop_rd, &eev))
+		die("register stop pipe");
+}
+
+static void bench_herd(void)
+{
+	static struct herd h;
+	double kq_t[HERD_ROUNDS], ep_t[HERD_ROUNDS];
+	long kq_wakes = 0, ep_wakes = 0;
+	cpu_set_t all, one;
+	int i;
+
+	/* Both CPUs for the waiters and the writer, CPU 0 again afterwards. */
+	sched_getaffinity(0, sizeof(one), &one);
+	CPU_ZERO(&all);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &all);
+	sched_setaffinity(0, sizeof(all), &all);
+	herd_open(&h);
+	for (i = 0; i < HERD_ROUNDS; i++) {
+		kq_t[i] = herd_round(&h, 1, &kq_wakes);
+		ep_t[i] = herd_round(&h, 0, &ep_wakes);
+	}
+	pipeset_close(&h.s);
+	close(h.stop_rd);
+	close(h.stop_wr);
+	close(h.ack_rd);
+	close(h.ack_wr);
+	sched_setaffinity(0, sizeof(one), &one);
+
+	printf("\n%d threads blocked in one instance, %d pipes, one event at a time (%d rounds of %d);\n"
+	       "wake-ups: the waiters' voluntary context switches per event\n",
+	       WAITERS, HERD_PIPES, HERD_ROUNDS, HERD_EVENTS);
+	printf("%22s %12s %14s %12s\n", "", "events/s", "ns per event", "wake-ups");
+	printf("%22s %12.0f %14.0f %12.2f\n", "kqueue EV_CLEAR",
+	       1e9 / median(kq_t, HERD_ROUNDS), median(kq_t, HERD_ROUNDS),
+	       (double)kq_wakes / (HERD_ROUNDS * HERD_EVENTS));
+	printf("%22s %12.0f %14.0f %12.2f\n", "epoll ET|EXCLUSIVE",
+	       1e9 / median(ep_t, HERD_ROUNDS), median(ep_t, HERD_ROUNDS),
+	       (double)ep_wakes / (HERD_ROUNDS * HERD_EVENTS));
+	printf("%22s %12.2f\n", "kq/epoll (time)",
+	       median(kq_t, HERD_ROUNDS) / median(ep_t, HERD_ROUNDS));
+}
+
 /* --- a kqueue waited on by a second process ------------------------------- */
 
 /*
@@ -1024,6 +1225,7 @@ static void more_waits(void)
 	bench_holes(&holes);
 	print_holes(&holes, many_kq, many_ep);
 	print_second_process();
+	bench_herd();
 }
 
 int main(int argc, char **argv)
