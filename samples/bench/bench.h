@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +84,46 @@ static inline void clocksource(char *buf, size_t len)
 {
 	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
 		  buf, len);
+}
+
+/* Sends the @n (at most 2) descriptors @fds over the unix socket @sock. */
+static inline void send_fds(int sock, const int *fds, int n)
+{
+	char buf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+	char byte = 0;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	if (sendmsg(sock, &msg, 0) != 1)
+		die("sendmsg(SCM_RIGHTS)");
+}
+
+/* Receives @n (at most 2) descriptors from @sock into @fds (close-on-exec). */
+static inline void recv_fds(int sock, int *fds, int n)
+{
+	char buf[CMSG_SPACE(2 * sizeof(int))];
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *c;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		die("recvmsg(SCM_RIGHTS)");
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(n * sizeof(int)))
+		die("recvmsg: no descriptors");
+	memcpy(fds, CMSG_DATA(c), n * sizeof(int));
 }
 
 #endif

@@ -4,7 +4,8 @@
 # Instructions per kevent() against epoll, counted by the emulated CPU
 # (insn-plugin.c) in one boot of the bench kernel: samples/bench/kqinsn's
 # wait (1 of N ready) and registration (per descriptor), N = 10, 1000,
-# 10000. With BASE, the module of git revision BASE is measured too, in the
+# 10000, then the other waits of one thread (EV_CLEAR, EV_DISPATCH, 64
+# ready, from a second process, a fd table with holes). With BASE, the module of git revision BASE is measured too, in the
 # same boot.
 #
 # Time under TCG drifts with the host; counts do not, so a change of a few
@@ -68,16 +69,42 @@ while read -r i build label ops; do
 	echo "$build $label $((total / ops))"
 done <"$out/phases.txt" >"$out/counts.txt"
 
+# count BUILD LABEL: instructions per operation of phase LABEL.
+count() {
+	awk -v l="$2" -v b="$1" '$1 == b && $2 == l { print $3 }' "$out/counts.txt"
+}
+
+# row BUILD NAME N KQ EP: one line of the table.
+row() {
+	printf '  %-15s N=%-6s %6s / %6s = %s\n' "$2" "$3" "$4" "$5" \
+		"$(awk -v k="$4" -v e="$5" 'BEGIN { printf "%.2f", k / e }')"
+}
+
 echo "instructions per operation: kqueue / epoll = ratio"
 for b in $builds; do
 	echo "${b/new/working tree}${base:+$([ "$b" = base ] && echo " ($base)")}"
 	for what in wait reg; do
 		for n in 10 1000 10000; do
-			kq=$(awk -v l="$what-kq-$n" -v b="$b" '$1 == b && $2 == l { print $3 }' "$out/counts.txt")
-			ep=$(awk -v l="$what-ep-$n" -v b="$b" '$1 == b && $2 == l { print $3 }' "$out/counts.txt")
-			printf '  %-5s N=%-6s %6s / %6s = %s\n' "$what" "$n" "$kq" "$ep" \
-				"$(awk -v k="$kq" -v e="$ep" 'BEGIN { printf "%.2f", k / e }')"
+			row "$b" "$what" "$n" "$(count "$b" "$what-kq-$n")" "$(count "$b" "$what-ep-$n")"
 		done
+	done
+	# The other waits (kqinsn's more_phases): EV_CLEAR less the write and
+	# read that re-arm it, on both sides; EV_DISPATCH re-enabled in the
+	# waiting kevent() or in one of its own (dispatch2), against
+	# EPOLL_CTL_MOD + epoll_wait; 64 ready; the wait from a forked child;
+	# the table dense and with every other descriptor closed.
+	re=$(count "$b" rearm-1000)
+	kq=$(count "$b" wait-clear-kq-1000) ep=$(count "$b" wait-clear-ep-1000)
+	[ -n "$kq" ] || continue
+	row "$b" clear 1000 "$kq" "$ep"
+	row "$b" "clear - re-arm" 1000 "$((kq - re))" "$((ep - re))"
+	printf '  %-15s N=%-6s %6s (the write and read alone)\n' re-arm 1000 "$re"
+	ep=$(count "$b" wait-dispatch-ep-1000)
+	row "$b" dispatch 1000 "$(count "$b" wait-dispatch-kq-1000)" "$ep"
+	row "$b" dispatch2 1000 "$(count "$b" wait-dispatch2-kq-1000)" "$ep"
+	for w in 64-1000 child-1000 dense-5000 holes-5000; do
+		row "$b" "${w%-*}" "${w##*-}" "$(count "$b" "wait-${w%-*}-kq-${w##*-}")" \
+			"$(count "$b" "wait-${w%-*}-ep-${w##*-}")"
 	done
 done
 
