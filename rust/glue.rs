@@ -98,14 +98,14 @@ where
     Ok((out, pointee))
 }
 
-/// Writes `v` (whole 64-bit words: an event) to user address `addr` in one
-/// user-access window. EFAULT on a fault.
-pub(crate) fn write_user<T: kernel::transmute::AsBytes>(addr: usize, v: &T) -> Result {
+/// Writes the values of `v` (each whole 64-bit words: events) to user address `addr`
+/// on, in one user-access window. EFAULT on a fault.
+pub(crate) fn write_user_slice<T: kernel::transmute::AsBytes>(addr: usize, v: &[T]) -> Result {
     let words = const { words_of::<T>() };
-    // SAFETY: `v` is valid for `words` aligned u64 reads; `addr` is a user address,
+    let total = u32::try_from(v.len()).map_err(|_| EINVAL)? * words;
+    // SAFETY: `v` is valid for `total` aligned u64 reads; `addr` is a user address,
     // checked by the helper.
-    let res =
-        unsafe { kq_write_user_words(addr as *mut c_void, core::ptr::from_ref(v).cast(), words) };
+    let res = unsafe { kq_write_user_words(addr as *mut c_void, v.as_ptr().cast(), total) };
     if res != 0 {
         return Err(EFAULT);
     }

@@ -4,7 +4,7 @@
 //! events written back.
 
 use crate::{
-    glue::{monotonic_ns, read_user, read_user_and_pointee, write_user},
+    glue::{monotonic_ns, read_user, read_user_and_pointee, write_user_slice},
     queue::{Collected, Kqueue, BATCH},
     uapi::*,
 };
@@ -94,13 +94,11 @@ impl EventOut {
         UserSlice::new(UserPtr::from_addr(self.addr(0)), n * KEV_SIZE)
     }
 
-    /// Copies the `n` events of `evs` out; the caller made sure they fit.
-    fn push<'a>(&mut self, n: usize, evs: impl Iterator<Item = &'a KEvent>) -> Result {
-        for (i, ev) in evs.enumerate() {
-            write_user(self.addr(i), ev)?;
-        }
-        self.written += n;
-        self.room -= n;
+    /// Copies `evs` out, in one user-access window; the caller made sure they fit.
+    fn push(&mut self, evs: &[KEvent]) -> Result {
+        write_user_slice(self.addr(0), evs)?;
+        self.written += evs.len();
+        self.room -= evs.len();
         Ok(())
     }
 
@@ -240,7 +238,7 @@ fn apply_changes(
             data: i64::from(errno),
             ..kev
         };
-        out.push(1, core::iter::once(&entry))?;
+        out.push(core::slice::from_ref(&entry))?;
         answered += 1;
     }
     Ok((done, answered))
@@ -271,7 +269,7 @@ fn collect_into(
     kq.scan(take, deadline, &mut budget, |n| out.probe(n), got)?;
     loop {
         let n = got.len();
-        out.push(n, got.events())?;
+        out.push(got.events())?;
         // More pending than one batch (or a pass stopped to probe): keep collecting,
         // without sleeping.
         if (n < take && !got.unprobed) || out.room == 0 {

@@ -74,8 +74,8 @@ impl Collected {
     }
 
     /// The events.
-    pub(crate) fn events(&self) -> impl Iterator<Item = &KEvent> {
-        self.events.as_slice().iter()
+    pub(crate) fn events(&self) -> &[KEvent] {
+        self.events.as_slice()
     }
 }
 
@@ -285,6 +285,7 @@ impl Kqueue {
     /// Records what polling descriptor knote `kn` found (`mask`, `data`) in its filter;
     /// returns its event if it is enabled and its condition holds (or EV_FORCEONESHOT
     /// forced it).
+    #[inline]
     fn polled_event(
         inner: &mut KqInner,
         kn: &Knote,
