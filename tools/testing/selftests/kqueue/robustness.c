@@ -481,7 +481,8 @@ TEST(ioctl_wait)
 {
 	struct kqueue_event c = { .ident = 7, .filter = EVFILT_USER, .flags = EV_ADD,
 				  .udata = 0x77 };
-	struct kqueue_event t = { .ident = 7, .filter = EVFILT_USER, .fflags = NOTE_TRIGGER };
+	struct kqueue_event t = { .ident = 7, .filter = EVFILT_USER, .fflags = NOTE_TRIGGER,
+				  .udata = 0x77 };
 	struct __kernel_timespec bad_ts[] = { { 0, -1 }, { 0, 1000000000 }, { -1, 0 } };
 	struct __kernel_timespec short_ts = { 0, 20000000 };
 	struct kqueue_event ev[3], *big;
