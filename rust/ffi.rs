@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The C helpers of `helpers.c`, declared once: what Rust cannot reach (inline
+//! The C helpers of `helpers/*.c`, declared once: what Rust cannot reach (inline
 //! functions, macros, structure fields the kernel crate does not wrap).
 //! Kernel types that bindgen gives with fields a caller must not touch pass as
 //! `c_void` pointers.
@@ -98,13 +98,13 @@ extern "C" {
     pub(crate) fn kq_hrtimer_queued(timer: *mut bindings::hrtimer) -> bool;
 }
 
-/// `struct kq_vnode` of `helpers.c`: a mark and the knote it reports to.
+/// `struct kq_vnode` of `helpers/vnode.c`: a mark and the knote it reports to.
 #[repr(C)]
 pub(crate) struct KqVnode {
     _opaque: [u8; 0],
 }
 
-/// The callback through which `helpers.c` reports an fsnotify event of a mark.
+/// The callback through which `helpers/vnode.c` reports an fsnotify event of a mark.
 pub(crate) type EventFn = unsafe extern "C" fn(*mut c_void, u32, c_uint, c_uint, i64, i64, bool);
 
 // EVFILT_VNODE and pipe reads (filter/vnode.rs).
