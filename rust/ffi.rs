@@ -69,10 +69,6 @@ extern "C" {
         entry: *mut bindings::wait_queue_entry,
         headp: *mut *mut bindings::wait_queue_head,
     );
-    pub(crate) fn kq_wait_remove(
-        entry: *mut bindings::wait_queue_entry,
-        headp: *mut *mut bindings::wait_queue_head,
-    );
 }
 
 // tracepoints (tracepoint.rs).

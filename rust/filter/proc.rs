@@ -19,11 +19,12 @@
 
 use crate::ffi::{
     kq_current_pid_ns, kq_get_pid, kq_get_pid_ns, kq_may_watch, kq_pid_is_process, kq_pidfd_pid,
-    kq_proc_exit_status, kq_task_is_process, kq_task_tgid, kq_wait_remove,
+    kq_proc_exit_status, kq_task_is_process, kq_task_tgid,
 };
 use crate::{
     filter::{FilterState, Source},
     knote::{Knote, KnoteKey},
+    poll::wait_remove,
     queue::{activate, Kqueue},
     tracepoint::Probe,
     uapi::*,
@@ -247,8 +248,8 @@ impl ProcHook {
     /// Unhooks `kn` from the exit of the process (all that EVFILT_PROCDESC hooks).
     pub(crate) fn detach_exit(&self) {
         // SAFETY: The entry was queued by `hang` (or `head` is NULL); `wait_pidfd` never
-        // POLLFREEs, `kq_wait_remove` copes with both.
-        unsafe { kq_wait_remove(self.entry.get(), self.head.get()) };
+        // POLLFREEs, `wait_remove` copes with both.
+        unsafe { wait_remove(self.entry.get(), self.head.get()) };
     }
 
     /// `pid`'s number in the watcher's namespace (0 if it has none there).

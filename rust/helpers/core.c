@@ -10,7 +10,6 @@
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/poll.h>
-#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/tracepoint.h>
@@ -66,18 +65,6 @@ void kq_wait_pollfree(struct wait_queue_entry *entry, struct wait_queue_head **h
 {
 	list_del_init(&entry->entry);
 	smp_store_release(headp, NULL);
-}
-
-/* Unhook an entry, unless POLLFREE already did (see ep_remove_wait_queue). */
-void kq_wait_remove(struct wait_queue_entry *entry, struct wait_queue_head **headp)
-{
-	struct wait_queue_head *head;
-
-	rcu_read_lock();
-	head = smp_load_acquire(headp);
-	if (head)
-		remove_wait_queue(head, entry);
-	rcu_read_unlock();
 }
 
 /*

@@ -22,7 +22,6 @@ bool kq_files_shared(void);
 u64 kq_timer_slack_ns(void);
 __poll_t kq_vfs_poll(struct file *file, poll_table *pt);
 void kq_wait_pollfree(struct wait_queue_entry *entry, struct wait_queue_head **headp);
-void kq_wait_remove(struct wait_queue_entry *entry, struct wait_queue_head **headp);
 void kq_wake_nested(struct wait_queue_head *head, __poll_t key, int subclass, int *level);
 void kq_wake_if_waiters(struct wait_queue_head *head, __poll_t key);
 bool kq_hrtimer_queued(struct hrtimer *timer);
