@@ -82,8 +82,6 @@ extern "C" {
     pub(crate) fn kq_task_is_process(task: *mut c_void) -> bool;
     pub(crate) fn kq_pid_is_process(pid: *mut c_void) -> bool;
     pub(crate) fn kq_get_pid(pid: *mut c_void) -> *mut c_void;
-    pub(crate) fn kq_current_pid_ns() -> *mut c_void;
-    pub(crate) fn kq_get_pid_ns(ns: *mut c_void) -> *mut c_void;
     pub(crate) fn kq_proc_exit_status(pid: *mut c_void, status: *mut c_int) -> c_int;
     pub(crate) fn kq_may_watch(pid: *mut c_void) -> bool;
     pub(crate) fn kq_pidfd_pid(file: *mut c_void) -> *mut c_void;

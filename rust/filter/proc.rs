@@ -18,8 +18,8 @@
 //! Lock order: registry -> `wait_pidfd` lock -> kqueue lock.
 
 use crate::ffi::{
-    kq_current_pid_ns, kq_get_pid, kq_get_pid_ns, kq_may_watch, kq_pid_is_process, kq_pidfd_pid,
-    kq_proc_exit_status, kq_task_is_process, kq_task_tgid,
+    kq_get_pid, kq_may_watch, kq_pid_is_process, kq_pidfd_pid, kq_proc_exit_status,
+    kq_task_is_process, kq_task_tgid,
 };
 use crate::{
     filter::{FilterState, Source},
@@ -35,6 +35,7 @@ use kernel::{
     ffi::{c_int, c_uint, c_void},
     fs::File,
     list::{List, ListArc},
+    pid_namespace::PidNamespace,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{
@@ -141,14 +142,10 @@ impl Drop for PidRef {
     }
 }
 
-/// A reference on a pid namespace.
-struct NsRef(*mut bindings::pid_namespace);
-
-impl Drop for NsRef {
-    fn drop(&mut self) {
-        // SAFETY: We own one reference.
-        unsafe { bindings::put_pid_ns(self.0) };
-    }
+/// A counted reference on the current task's pid namespace; ESRCH if it has none
+/// (only after `release_task()`, which no caller here is past).
+fn current_pid_ns() -> Result<ARef<PidNamespace>> {
+    Ok(kernel::current!().active_pid_ns().ok_or(ESRCH)?.into())
 }
 
 /// The source of an EVFILT_PROC knote: the process, the watcher's pid namespace,
@@ -162,7 +159,7 @@ impl Drop for NsRef {
 pub(crate) struct ProcHook {
     pid: PidRef,
     /// Pids in events (NOTE_CHILD's ident and data) are numbers of this namespace.
-    ns: NsRef,
+    ns: ARef<PidNamespace>,
     #[pin]
     entry: Opaque<bindings::wait_queue_entry>,
     /// The queue `entry` is on, or NULL.
@@ -175,7 +172,11 @@ unsafe impl Send for ProcHook {}
 unsafe impl Sync for ProcHook {}
 
 impl ProcHook {
-    fn new(pid: PidRef, ns: NsRef, flags: kernel::alloc::Flags) -> Result<Pin<KBox<Self>>> {
+    fn new(
+        pid: PidRef,
+        ns: ARef<PidNamespace>,
+        flags: kernel::alloc::Flags,
+    ) -> Result<Pin<KBox<Self>>> {
         KBox::pin_init(
             pin_init!(Self {
                 pid,
@@ -210,8 +211,7 @@ impl ProcHook {
         if restricted && !unsafe { kq_may_watch(pid.0.cast()) } {
             return Err(EPERM);
         }
-        // SAFETY: Takes a reference on the current task's namespace.
-        let ns = NsRef(unsafe { kq_current_pid_ns() }.cast());
+        let ns = current_pid_ns()?;
         Self::new(pid, ns, GFP_KERNEL_ACCOUNT)
     }
 
@@ -228,8 +228,7 @@ impl ProcHook {
             return Err(EINVAL);
         }
         let pid = PidRef(pid.cast());
-        // SAFETY: Takes a reference on the current task's namespace.
-        let ns = NsRef(unsafe { kq_current_pid_ns() }.cast());
+        let ns = current_pid_ns()?;
         Ok((Self::new(pid, ns, GFP_KERNEL_ACCOUNT)?, file))
     }
 
@@ -255,7 +254,7 @@ impl ProcHook {
     /// `pid`'s number in the watcher's namespace (0 if it has none there).
     fn nr(&self, pid: *mut bindings::pid) -> i32 {
         // SAFETY: `pid` is live (the caller holds it); `ns` is counted.
-        unsafe { bindings::pid_nr_ns(pid, self.ns.0) }
+        unsafe { bindings::pid_nr_ns(pid, self.ns.as_ptr()) }
     }
 
     /// Hooks `kn` (whose source this is) to the process: registry, then exit wake-ups.
@@ -532,13 +531,9 @@ fn track(
         FilterState::Proc(ProcState::child_note(hook.nr(parent).into())),
         Source::None,
     )?;
-    // SAFETY: `child` and `ns` are live: the child is being forked, `hook` holds `ns`.
-    let (pid, ns) = unsafe {
-        (
-            PidRef(kq_get_pid(child.cast()).cast()),
-            NsRef(kq_get_pid_ns(hook.ns.0.cast()).cast()),
-        )
-    };
+    // SAFETY: `child` is live: it is being forked.
+    let pid = PidRef(unsafe { kq_get_pid(child.cast()) }.cast());
+    let ns = hook.ns.clone();
     let child_hook = ProcHook::new(pid, ns, GFP_ATOMIC)?;
     let knote = kq.new_hook_knote(
         KnoteKey::new(ident, EVFILT_PROC),

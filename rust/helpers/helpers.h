@@ -63,14 +63,11 @@ bool kq_vnode_fd_moved(struct kq_vnode *v, unsigned int fd);
 
 /* proc.c: pids, tasks and pidfds (EVFILT_PROC, EVFILT_PROCDESC, EVFILT_SIGNAL). */
 struct pid;
-struct pid_namespace;
 struct task_struct;
 struct pid *kq_task_tgid(struct task_struct *task);
 bool kq_task_is_process(struct task_struct *task);
 bool kq_pid_is_process(struct pid *pid);
 struct pid *kq_get_pid(struct pid *pid);
-struct pid_namespace *kq_current_pid_ns(void);
-struct pid_namespace *kq_get_pid_ns(struct pid_namespace *ns);
 int kq_proc_exit_status(struct pid *pid, int *status);
 struct pid *kq_pidfd_pid(struct file *file);
 bool kq_may_watch(struct pid *pid);

@@ -39,16 +39,6 @@ struct pid *kq_get_pid(struct pid *pid)
 	return get_pid(pid);
 }
 
-struct pid_namespace *kq_current_pid_ns(void)
-{
-	return get_pid_ns(task_active_pid_ns(current));
-}
-
-struct pid_namespace *kq_get_pid_ns(struct pid_namespace *ns)
-{
-	return get_pid_ns(ns);
-}
-
 /*
  * Whether the process of @pid can be reaped: 1 with its wait(2) status in
  * *status (what wait_task_zombie reports), 0 while it runs, -ESRCH once it
