@@ -78,8 +78,6 @@ extern "C" {
 
 // EVFILT_PROC and EVFILT_PROCDESC (filter/proc.rs); kernel types as `c_void`.
 extern "C" {
-    pub(crate) fn kq_task_tgid(task: *mut c_void) -> *mut c_void;
-    pub(crate) fn kq_task_is_process(task: *mut c_void) -> bool;
     pub(crate) fn kq_pid_is_process(pid: *mut c_void) -> bool;
     pub(crate) fn kq_get_pid(pid: *mut c_void) -> *mut c_void;
     pub(crate) fn kq_proc_exit_status(pid: *mut c_void, status: *mut c_int) -> c_int;

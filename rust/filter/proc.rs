@@ -17,10 +17,7 @@
 //!
 //! Lock order: registry -> `wait_pidfd` lock -> kqueue lock.
 
-use crate::ffi::{
-    kq_get_pid, kq_may_watch, kq_pid_is_process, kq_pidfd_pid, kq_proc_exit_status,
-    kq_task_is_process, kq_task_tgid,
-};
+use crate::ffi::{kq_get_pid, kq_may_watch, kq_pid_is_process, kq_pidfd_pid, kq_proc_exit_status};
 use crate::{
     filter::{FilterState, Source},
     knote::{Knote, KnoteKey},
@@ -140,6 +137,27 @@ impl Drop for PidRef {
         // SAFETY: We own one reference.
         unsafe { bindings::put_pid(self.0) };
     }
+}
+
+/// `task_tgid()` (inline in C): the `struct pid` of the process of `task`.
+///
+/// # Safety
+///
+/// `task` must be a live task.
+pub(crate) unsafe fn task_tgid(task: *mut bindings::task_struct) -> *mut bindings::pid {
+    // SAFETY: A live task has its `signal_struct`, as `task_tgid()` assumes.
+    unsafe { (*(*task).signal).pids[bindings::pid_type_PIDTYPE_TGID as usize] }
+}
+
+/// `thread_group_leader()` (inline in C): whether `task`, new from fork or clone,
+/// is a process and not a thread.
+///
+/// # Safety
+///
+/// `task` must be a live task.
+unsafe fn task_is_process(task: *mut bindings::task_struct) -> bool {
+    // SAFETY: `task` is live; a plain read, as in `thread_group_leader()`.
+    unsafe { (*task).exit_signal >= 0 }
 }
 
 /// A counted reference on the current task's pid namespace; ESRCH if it has none
@@ -397,11 +415,8 @@ unsafe extern "C" fn fork_probe(
     }
     // SAFETY: Live tasks, per the tracepoint.
     unsafe {
-        if kq_task_is_process(child.cast()) {
-            forked(
-                kq_task_tgid(parent.cast()).cast(),
-                kq_task_tgid(child.cast()).cast(),
-            );
+        if task_is_process(child) {
+            forked(task_tgid(parent), task_tgid(child));
         }
     }
 }
@@ -421,7 +436,7 @@ unsafe extern "C" fn exec_probe(
         return;
     }
     // SAFETY: A live task.
-    let key = unsafe { kq_task_tgid(task.cast()) } as usize;
+    let key = unsafe { task_tgid(task) } as usize;
     let reg = REGISTRY.lock();
     if let Some(list) = reg.as_ref().and_then(|tree| tree.get(&key)) {
         for kn in list.iter() {

@@ -63,9 +63,6 @@ bool kq_vnode_fd_moved(struct kq_vnode *v, unsigned int fd);
 
 /* proc.c: pids, tasks and pidfds (EVFILT_PROC, EVFILT_PROCDESC, EVFILT_SIGNAL). */
 struct pid;
-struct task_struct;
-struct pid *kq_task_tgid(struct task_struct *task);
-bool kq_task_is_process(struct task_struct *task);
 bool kq_pid_is_process(struct pid *pid);
 struct pid *kq_get_pid(struct pid *pid);
 int kq_proc_exit_status(struct pid *pid, int *status);

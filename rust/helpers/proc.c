@@ -18,17 +18,6 @@
 #include <uapi/linux/pidfd.h>
 #include "helpers.h"
 
-struct pid *kq_task_tgid(struct task_struct *task)
-{
-	return task_tgid(task);
-}
-
-/* A new task from fork/clone that is a process, not a thread. */
-bool kq_task_is_process(struct task_struct *task)
-{
-	return thread_group_leader(task);
-}
-
 bool kq_pid_is_process(struct pid *pid)
 {
 	return pid_has_task(pid, PIDTYPE_TGID);
