@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The C helpers of `helpers.c`, declared once: what Rust cannot reach (inline
+//! The C helpers of `helpers/*.c`, declared once: what Rust cannot reach (inline
 //! functions, macros, structure fields the kernel crate does not wrap).
 //! Kernel types that bindgen gives with fields a caller must not touch pass as
 //! `c_void` pointers.
@@ -69,10 +69,6 @@ extern "C" {
         entry: *mut bindings::wait_queue_entry,
         headp: *mut *mut bindings::wait_queue_head,
     );
-    pub(crate) fn kq_wait_remove(
-        entry: *mut bindings::wait_queue_entry,
-        headp: *mut *mut bindings::wait_queue_head,
-    );
 }
 
 // tracepoints (tracepoint.rs).
@@ -82,12 +78,8 @@ extern "C" {
 
 // EVFILT_PROC and EVFILT_PROCDESC (filter/proc.rs); kernel types as `c_void`.
 extern "C" {
-    pub(crate) fn kq_task_tgid(task: *mut c_void) -> *mut c_void;
-    pub(crate) fn kq_task_is_process(task: *mut c_void) -> bool;
     pub(crate) fn kq_pid_is_process(pid: *mut c_void) -> bool;
     pub(crate) fn kq_get_pid(pid: *mut c_void) -> *mut c_void;
-    pub(crate) fn kq_current_pid_ns() -> *mut c_void;
-    pub(crate) fn kq_get_pid_ns(ns: *mut c_void) -> *mut c_void;
     pub(crate) fn kq_proc_exit_status(pid: *mut c_void, status: *mut c_int) -> c_int;
     pub(crate) fn kq_may_watch(pid: *mut c_void) -> bool;
     pub(crate) fn kq_pidfd_pid(file: *mut c_void) -> *mut c_void;
@@ -98,13 +90,13 @@ extern "C" {
     pub(crate) fn kq_hrtimer_queued(timer: *mut bindings::hrtimer) -> bool;
 }
 
-/// `struct kq_vnode` of `helpers.c`: a mark and the knote it reports to.
+/// `struct kq_vnode` of `helpers/vnode.c`: a mark and the knote it reports to.
 #[repr(C)]
 pub(crate) struct KqVnode {
     _opaque: [u8; 0],
 }
 
-/// The callback through which `helpers.c` reports an fsnotify event of a mark.
+/// The callback through which `helpers/vnode.c` reports an fsnotify event of a mark.
 pub(crate) type EventFn = unsafe extern "C" fn(*mut c_void, u32, c_uint, c_uint, i64, i64, bool);
 
 // EVFILT_VNODE and pipe reads (filter/vnode.rs).

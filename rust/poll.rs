@@ -7,7 +7,7 @@
 //! Entries are added and removed without the kqueue lock held: the queue's
 //! lock comes first (see Documentation/kqueue/design.rst).
 
-use crate::ffi::{kq_vfs_poll, kq_wait_pollfree, kq_wait_remove};
+use crate::ffi::{kq_vfs_poll, kq_wait_pollfree};
 use crate::knote::Knote;
 use core::{cell::UnsafeCell, mem::MaybeUninit, ptr};
 use kernel::{
@@ -15,6 +15,10 @@ use kernel::{
     ffi::{c_int, c_uint, c_void},
     fs::File,
     prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic},
+        rcu,
+    },
 };
 
 /// `init_waitqueue_func_entry` (inline in C), also setting `private`.
@@ -32,6 +36,30 @@ pub(crate) unsafe fn init_wait_entry(
         (*entry).flags = 0;
         (*entry).private = private;
         (*entry).func = func;
+    }
+}
+
+/// Unhooks `entry` from the queue `*headp`, unless POLLFREE already did (see
+/// `ep_remove_wait_queue()`): `kq_wait_pollfree` clears `*headp` with a release store
+/// under the queue's lock, and the queue is freed only after an RCU grace period, so
+/// under the RCU read lock a queue read with acquire is still there to take the entry
+/// off.
+///
+/// # Safety
+///
+/// `entry` must have been hooked on the queue `*headp` (or `*headp` be NULL), and no one
+/// but `kq_wait_pollfree` may write `*headp` meanwhile.
+pub(crate) unsafe fn wait_remove(
+    entry: *mut bindings::wait_queue_entry,
+    headp: *mut *mut bindings::wait_queue_head,
+) {
+    let _rcu = rcu::read_lock();
+    // SAFETY: `headp` is valid and aligned; its only concurrent writer is the release
+    // store of `kq_wait_pollfree` (per the safety requirements).
+    let head = unsafe { Atomic::from_ptr(headp) }.load(Acquire);
+    if !head.is_null() {
+        // SAFETY: `entry` is on `head`, which the RCU read lock keeps alive.
+        unsafe { bindings::remove_wait_queue(head, entry) };
     }
 }
 
@@ -155,9 +183,9 @@ impl PollHook {
         let slots = unsafe { &mut *self.slots.get() };
         for slot in &mut slots.slots[..slots.used] {
             let slot = slot.as_mut_ptr();
-            // SAFETY: The first `used` slots were hooked by `attach`; `kq_wait_remove`
+            // SAFETY: The first `used` slots were hooked by `attach`; `wait_remove`
             // copes with a queue POLLFREE already unhooked the entry from.
-            unsafe { kq_wait_remove(&raw mut (*slot).entry, &raw mut (*slot).head) };
+            unsafe { wait_remove(&raw mut (*slot).entry, &raw mut (*slot).head) };
         }
         slots.used = 0;
         slots.overflow = false;

@@ -11,7 +11,7 @@
 //! EVFILT_EMPTY needs wake-ups the wait queues do not all give: a reader that
 //! empties a pipe wakes its writers only if the pipe was full, and an ACK
 //! wakes a TCP socket's writers only if one asked for room. Measuring asks
-//! for the TCP one (`SOCK_NOSPACE`, see `helpers.c`); a pipe knote also
+//! for the TCP one (`SOCK_NOSPACE`, see `helpers/fd.c`); a pipe knote also
 //! watches the pipe's reads through fsnotify (`Source::PipeRead`).
 
 use crate::uapi::{
@@ -46,7 +46,7 @@ const EMPTY_WAKE: u32 = WRITE_MASK | POLLWRBAND;
 /// Poll bits of the wake-ups that may concern an EXCEPT knote.
 const EXCEPT_WAKE: u32 = POLLPRI | POLLHUP | POLLERR;
 
-/// Which side of a descriptor a knote watches; its code is what `helpers.c` measures.
+/// Which side of a descriptor a knote watches; its code is what `helpers/fd.c` measures.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Side {

@@ -17,13 +17,11 @@
 //!
 //! Lock order: registry -> `wait_pidfd` lock -> kqueue lock.
 
-use crate::ffi::{
-    kq_current_pid_ns, kq_get_pid, kq_get_pid_ns, kq_may_watch, kq_pid_is_process, kq_pidfd_pid,
-    kq_proc_exit_status, kq_task_is_process, kq_task_tgid, kq_wait_remove,
-};
+use crate::ffi::{kq_get_pid, kq_may_watch, kq_pid_is_process, kq_pidfd_pid, kq_proc_exit_status};
 use crate::{
     filter::{FilterState, Source},
     knote::{Knote, KnoteKey},
+    poll::wait_remove,
     queue::{activate, Kqueue},
     tracepoint::Probe,
     uapi::*,
@@ -34,6 +32,7 @@ use kernel::{
     ffi::{c_int, c_uint, c_void},
     fs::File,
     list::{List, ListArc},
+    pid_namespace::PidNamespace,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{
@@ -140,14 +139,31 @@ impl Drop for PidRef {
     }
 }
 
-/// A reference on a pid namespace.
-struct NsRef(*mut bindings::pid_namespace);
+/// `task_tgid()` (inline in C): the `struct pid` of the process of `task`.
+///
+/// # Safety
+///
+/// `task` must be a live task.
+pub(crate) unsafe fn task_tgid(task: *mut bindings::task_struct) -> *mut bindings::pid {
+    // SAFETY: A live task has its `signal_struct`, as `task_tgid()` assumes.
+    unsafe { (*(*task).signal).pids[bindings::pid_type_PIDTYPE_TGID as usize] }
+}
 
-impl Drop for NsRef {
-    fn drop(&mut self) {
-        // SAFETY: We own one reference.
-        unsafe { bindings::put_pid_ns(self.0) };
-    }
+/// `thread_group_leader()` (inline in C): whether `task`, new from fork or clone,
+/// is a process and not a thread.
+///
+/// # Safety
+///
+/// `task` must be a live task.
+unsafe fn task_is_process(task: *mut bindings::task_struct) -> bool {
+    // SAFETY: `task` is live; a plain read, as in `thread_group_leader()`.
+    unsafe { (*task).exit_signal >= 0 }
+}
+
+/// A counted reference on the current task's pid namespace; ESRCH if it has none
+/// (only after `release_task()`, which no caller here is past).
+fn current_pid_ns() -> Result<ARef<PidNamespace>> {
+    Ok(kernel::current!().active_pid_ns().ok_or(ESRCH)?.into())
 }
 
 /// The source of an EVFILT_PROC knote: the process, the watcher's pid namespace,
@@ -161,7 +177,7 @@ impl Drop for NsRef {
 pub(crate) struct ProcHook {
     pid: PidRef,
     /// Pids in events (NOTE_CHILD's ident and data) are numbers of this namespace.
-    ns: NsRef,
+    ns: ARef<PidNamespace>,
     #[pin]
     entry: Opaque<bindings::wait_queue_entry>,
     /// The queue `entry` is on, or NULL.
@@ -174,7 +190,11 @@ unsafe impl Send for ProcHook {}
 unsafe impl Sync for ProcHook {}
 
 impl ProcHook {
-    fn new(pid: PidRef, ns: NsRef, flags: kernel::alloc::Flags) -> Result<Pin<KBox<Self>>> {
+    fn new(
+        pid: PidRef,
+        ns: ARef<PidNamespace>,
+        flags: kernel::alloc::Flags,
+    ) -> Result<Pin<KBox<Self>>> {
         KBox::pin_init(
             pin_init!(Self {
                 pid,
@@ -209,8 +229,7 @@ impl ProcHook {
         if restricted && !unsafe { kq_may_watch(pid.0.cast()) } {
             return Err(EPERM);
         }
-        // SAFETY: Takes a reference on the current task's namespace.
-        let ns = NsRef(unsafe { kq_current_pid_ns() }.cast());
+        let ns = current_pid_ns()?;
         Self::new(pid, ns, GFP_KERNEL_ACCOUNT)
     }
 
@@ -227,8 +246,7 @@ impl ProcHook {
             return Err(EINVAL);
         }
         let pid = PidRef(pid.cast());
-        // SAFETY: Takes a reference on the current task's namespace.
-        let ns = NsRef(unsafe { kq_current_pid_ns() }.cast());
+        let ns = current_pid_ns()?;
         Ok((Self::new(pid, ns, GFP_KERNEL_ACCOUNT)?, file))
     }
 
@@ -247,14 +265,14 @@ impl ProcHook {
     /// Unhooks `kn` from the exit of the process (all that EVFILT_PROCDESC hooks).
     pub(crate) fn detach_exit(&self) {
         // SAFETY: The entry was queued by `hang` (or `head` is NULL); `wait_pidfd` never
-        // POLLFREEs, `kq_wait_remove` copes with both.
-        unsafe { kq_wait_remove(self.entry.get(), self.head.get()) };
+        // POLLFREEs, `wait_remove` copes with both.
+        unsafe { wait_remove(self.entry.get(), self.head.get()) };
     }
 
     /// `pid`'s number in the watcher's namespace (0 if it has none there).
     fn nr(&self, pid: *mut bindings::pid) -> i32 {
         // SAFETY: `pid` is live (the caller holds it); `ns` is counted.
-        unsafe { bindings::pid_nr_ns(pid, self.ns.0) }
+        unsafe { bindings::pid_nr_ns(pid, self.ns.as_ptr()) }
     }
 
     /// Hooks `kn` (whose source this is) to the process: registry, then exit wake-ups.
@@ -397,11 +415,8 @@ unsafe extern "C" fn fork_probe(
     }
     // SAFETY: Live tasks, per the tracepoint.
     unsafe {
-        if kq_task_is_process(child.cast()) {
-            forked(
-                kq_task_tgid(parent.cast()).cast(),
-                kq_task_tgid(child.cast()).cast(),
-            );
+        if task_is_process(child) {
+            forked(task_tgid(parent), task_tgid(child));
         }
     }
 }
@@ -421,7 +436,7 @@ unsafe extern "C" fn exec_probe(
         return;
     }
     // SAFETY: A live task.
-    let key = unsafe { kq_task_tgid(task.cast()) } as usize;
+    let key = unsafe { task_tgid(task) } as usize;
     let reg = REGISTRY.lock();
     if let Some(list) = reg.as_ref().and_then(|tree| tree.get(&key)) {
         for kn in list.iter() {
@@ -531,13 +546,9 @@ fn track(
         FilterState::Proc(ProcState::child_note(hook.nr(parent).into())),
         Source::None,
     )?;
-    // SAFETY: `child` and `ns` are live: the child is being forked, `hook` holds `ns`.
-    let (pid, ns) = unsafe {
-        (
-            PidRef(kq_get_pid(child.cast()).cast()),
-            NsRef(kq_get_pid_ns(hook.ns.0.cast()).cast()),
-        )
-    };
+    // SAFETY: `child` is live: it is being forked.
+    let pid = PidRef(unsafe { kq_get_pid(child.cast()) }.cast());
+    let ns = hook.ns.clone();
     let child_hook = ProcHook::new(pid, ns, GFP_ATOMIC)?;
     let knote = kq.new_hook_knote(
         KnoteKey::new(ident, EVFILT_PROC),

@@ -16,7 +16,8 @@
 //! running for the knote: a signal sent meanwhile is counted for every other
 //! knote and never reaches a freed one.
 
-use crate::ffi::{kq_get_pid, kq_task_tgid};
+use super::proc::task_tgid;
+use crate::ffi::kq_get_pid;
 use crate::{
     filter::{FilterState, Source, Tally},
     glue::IrqSpinLockBackend,
@@ -99,7 +100,7 @@ impl SignalHook {
     pub(crate) fn new() -> Self {
         let task = kernel::current!().as_ptr();
         // SAFETY: `current` is alive; its tgid pid is live while it runs and we count it.
-        let tgid = unsafe { kq_get_pid(kq_task_tgid(task.cast())) };
+        let tgid = unsafe { kq_get_pid(task_tgid(task).cast()) };
         Self {
             tgid: TgidRef(tgid),
         }
@@ -150,7 +151,7 @@ unsafe extern "C" fn signal_probe(
         return;
     };
     // SAFETY: `task` is the live target; its siglock is held.
-    let tgid = unsafe { kq_task_tgid(task) };
+    let tgid = unsafe { task_tgid(task.cast()) }.cast::<c_void>();
     let reg = REGISTRY.lock();
     for kn in reg[i - 1].iter() {
         let Source::Signal(hook) = &kn.source else {

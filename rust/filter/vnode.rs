@@ -3,7 +3,7 @@
 //! EVFILT_VNODE: changes to a file or directory, through fsnotify.
 //!
 //! Each knote puts one fsnotify mark on the inode of its descriptor (the
-//! group and the marks live in `helpers.c`, as fsnotify's structures are not
+//! group and the marks live in `helpers/vnode.c`, as fsnotify's structures are not
 //! in the Rust bindings). The mark pins the inode but neither the file nor the
 //! dentry: the knote never delays a deletion, and the watch follows the inode,
 //! not the descriptor (as libkqueue's inotify watches do). fsnotify calls
