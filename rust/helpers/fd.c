@@ -65,6 +65,7 @@ unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsi
 	const unsigned long *open, *full;
 	unsigned int i = from, end, block_end;
 	struct fdtable *fdt;
+	unsigned long g = 0;
 
 	rcu_read_lock();
 	fdt = files_fdtable(current->files);
@@ -80,20 +81,22 @@ unsigned int kq_closed_word(const unsigned long *ours, unsigned int nwords, unsi
 			i = block_end;
 			continue;
 		}
+		/* In a local: *gone might alias the bitmaps, a store per word. */
 		for (; i < block_end; i++) {
-			*gone = ours[i] & ~READ_ONCE(open[i]);
-			if (*gone)
+			g = ours[i] & ~READ_ONCE(open[i]);
+			if (g)
 				goto out;
 		}
 	}
 	/* Beyond the table nothing is open. */
 	for (; i < nwords; i++) {
-		*gone = ours[i];
-		if (*gone)
+		g = ours[i];
+		if (g)
 			break;
 	}
 out:
 	rcu_read_unlock();
+	*gone = g;
 	return i;
 }
 
