@@ -276,11 +276,15 @@ fn collect_into(
             break;
         }
         take = out.room.min(BATCH).min(kq.pending());
-        if take == 0 {
+        if take == 0 || budget == Some(0) {
             break;
         }
-        out.probe(take)?;
-        kq.collect(take, &mut budget, got, true);
+        // Probe only when the pass meets a knote that delivery consumes, as `scan`.
+        kq.collect(take, &mut budget, got, false);
+        if got.unprobed && got.len() == 0 {
+            out.probe(take)?;
+            kq.collect(take, &mut budget, got, true);
+        }
     }
     Ok(())
 }
