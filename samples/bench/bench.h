@@ -45,6 +45,21 @@ static inline double median(double *v, int n)
 typedef int pipe_ends[2];
 
 /* @n new pipes (close-on-exec). */
+/* Makes a pipe readable with one byte, and takes it back. */
+static inline void put_byte(int fd)
+{
+	if (write(fd, "x", 1) != 1)
+		die("write");
+}
+
+static inline void take_byte(int fd)
+{
+	char b;
+
+	if (read(fd, &b, 1) != 1)
+		die("read");
+}
+
 static inline pipe_ends *open_pipes(int n)
 {
 	pipe_ends *p = calloc(n, sizeof(*p));

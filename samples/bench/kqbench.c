@@ -554,20 +554,6 @@ static void pipeset_close(struct pipeset *s)
 	close_pipes(s->p, s->n);
 }
 
-static void put_byte(int fd)
-{
-	if (write(fd, "x", 1) != 1)
-		die("write");
-}
-
-static void take_byte(int fd)
-{
-	char b;
-
-	if (read(fd, &b, 1) != 1)
-		die("read");
-}
-
 /* kevent() with no changes and timeout {0, 0} must return exactly @fd. */
 static inline void kq_want1(const char *what, int kq, int fd)
 {

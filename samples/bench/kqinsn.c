@@ -173,20 +173,6 @@ static void reg_phases(int n, pipe_ends *pipes)
 	free(ch);
 }
 
-static void put_byte(int fd)
-{
-	if (write(fd, "x", 1) != 1)
-		die("write");
-}
-
-static void take_byte(int fd)
-{
-	char b;
-
-	if (read(fd, &b, 1) != 1)
-		die("read");
-}
-
 /* A kqueue and an epoll instance watching the read ends of @n pipes. */
 static void register_both(int n, pipe_ends *pipes, int *kq, int *ep,
 			  unsigned short kq_flags, unsigned int ep_events)
