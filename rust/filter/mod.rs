@@ -6,7 +6,7 @@
 //! state and answers three questions under the kqueue's lock: a change arrived
 //! (`touch`), is there an event to report (`deliver`), and forget what was
 //! reported (`clear`, for EV_CLEAR). Its event source, outside the lock, reports
-//! events with [`crate::queue::activate`].
+//! events with [`activate`].
 //!
 //! Each filter is one [`Filter`] impl in its own file, on its per-knote state type,
 //! and one line in the [`filters!`] list at the end of this file, which generates the
@@ -20,8 +20,9 @@ mod user;
 mod vnode;
 
 use crate::{
-    knote::Knote,
-    uapi::{KEvent, EV_ADD},
+    knote::{Knote, KnoteState, KN_DISABLED},
+    queue,
+    uapi::{KEvent, EV_ADD, EV_EOF, EV_ONESHOT},
 };
 use kernel::{fs::File, prelude::*, sync::Arc};
 
@@ -98,7 +99,7 @@ impl Tally {
 ///   entered it; also at the kqueue's last close).
 /// - The source's hooks run in any context (hard irq, tracepoint probes, with their own
 ///   locks held) between `attach` and the return of `detach`, and report events with
-///   [`crate::queue::activate`], which takes the kqueue's lock.
+///   [`activate`], which takes the kqueue's lock.
 ///
 /// Operations most filters do not need have defaults that do nothing.
 pub(crate) trait Filter: Sized {
@@ -181,6 +182,55 @@ pub(crate) trait Filter: Sized {
 
 /// The source of a filter that has none.
 pub(crate) enum NoSource {}
+
+/// What an event source's hook may see and change of its knote, besides its filter's
+/// state, in [`activate`].
+pub(crate) struct Activation<'a> {
+    kev: &'a mut KEvent,
+    status: u32,
+}
+
+impl Activation<'_> {
+    /// The knote's registration as it is reported (ident, filter, flags, udata).
+    pub(crate) fn kev(&self) -> &KEvent {
+        self.kev
+    }
+
+    /// Whether the knote is disabled (EV_DISABLE, or EV_DISPATCH after a delivery).
+    pub(crate) fn disabled(&self) -> bool {
+        self.status & KN_DISABLED != 0
+    }
+
+    /// What the source watches is gone: the knote reports EV_EOF, and is deleted after
+    /// that event (EV_ONESHOT).
+    pub(crate) fn end(&mut self) {
+        self.kev.flags |= EV_EOF | EV_ONESHOT;
+    }
+}
+
+/// An event source of filter `F` fired for `kn`: `update` records the event in the
+/// knote's state (and its [`Activation`]) under the kqueue's lock and says whether the
+/// knote's condition now holds; if so the knote is queued and waiters are woken once
+/// the lock is dropped. Nothing happens if `kn` is not a knote of `F`.
+///
+/// Callable from any context, by a hook of `kn`'s source while it is attached (see
+/// [`crate::queue::activate`]).
+#[inline]
+pub(crate) fn activate<F: Listed>(
+    kn: &Knote,
+    update: impl FnOnce(&mut F, &mut Activation<'_>) -> bool,
+) {
+    queue::activate(kn, |st: &mut KnoteState| {
+        let Some(state) = F::state_mut(&mut st.filter) else {
+            return false;
+        };
+        let mut a = Activation {
+            kev: &mut st.kev,
+            status: st.status,
+        };
+        update(state, &mut a)
+    });
+}
 
 /// A filter of the [`filters!`] list: where its state and source sit in the generated
 /// [`FilterState`] and [`Source`]. Implemented by the list.
@@ -265,8 +315,7 @@ macro_rules! filters {
         ///
         /// Made at allocation (may sleep), hooked by [`Source::attach`] once the knote
         /// is in its kqueue's table (in flux, lock dropped), unhooked by
-        /// [`Source::detach`] after it left the table. Hooks report with
-        /// [`crate::queue::activate`].
+        /// [`Source::detach`] after it left the table. Hooks report with [`activate`].
         pub(crate) enum Source {
             /// Nothing to hook (e.g. EVFILT_USER, descriptors, NOTE_CHILD events).
             None,

@@ -17,12 +17,12 @@
 //!
 //! Lock order: registry -> `wait_pidfd` lock -> kqueue lock.
 
-use super::{Filter, FilterState, Listed, Source};
+use super::{activate, Filter, Listed, Source};
 use crate::ffi::{kq_get_pid, kq_may_watch, kq_pid_is_process, kq_pidfd_pid, kq_proc_exit_status};
 use crate::{
     knote::{Knote, KnoteKey},
     poll::wait_remove,
-    queue::{activate, Kqueue},
+    queue::Kqueue,
     tracepoint::Probe,
     uapi::*,
 };
@@ -184,10 +184,7 @@ impl ProcState {
 
 /// Records `note` on `kn`, an EVFILT_PROC knote.
 fn fire(kn: &Knote, note: u32) {
-    activate(kn, |st| match &mut st.filter {
-        FilterState::Proc(p) => p.note(note),
-        _ => false,
-    });
+    activate::<ProcState>(kn, |p, _| p.note(note));
 }
 
 /// A reference on a `struct pid`.
@@ -452,12 +449,9 @@ unsafe extern "C" fn exit_wake(
 
 /// The process of `kn` is dead with wait status `status`.
 fn exited(kn: &Knote, status: i32) {
-    activate(kn, |st| match &mut st.filter {
-        FilterState::Proc(p) => {
-            st.kev.flags |= EV_EOF | EV_ONESHOT;
-            p.exited(status)
-        }
-        _ => false,
+    activate::<ProcState>(kn, |p, a| {
+        a.end();
+        p.exited(status)
     });
 }
 
@@ -519,12 +513,9 @@ fn forked(parent: *mut bindings::pid, child: *mut bindings::pid) {
     let child_listed = tree.get(&(child as usize)).is_some();
     for kn in list.iter() {
         let mut seen = None;
-        activate(&kn, |st| match &mut st.filter {
-            FilterState::Proc(p) => {
-                seen = Some((st.kev, p.sfflags));
-                p.note(NOTE_FORK)
-            }
-            _ => false,
+        activate::<ProcState>(&kn, |p, a| {
+            seen = Some((*a.kev(), p.sfflags));
+            p.note(NOTE_FORK)
         });
         let Some((kev, sfflags)) = seen else { continue };
         if sfflags & NOTE_TRACK == 0 {
@@ -554,12 +545,9 @@ fn forked(parent: *mut bindings::pid, child: *mut bindings::pid) {
 
 /// NOTE_TRACKERR on `kn`: a child could not be tracked.
 fn fire_trackerr(kn: &Knote) {
-    activate(kn, |st| match &mut st.filter {
-        FilterState::Proc(p) => {
-            p.fflags |= NOTE_TRACKERR;
-            true
-        }
-        _ => false,
+    activate::<ProcState>(kn, |p, _| {
+        p.fflags |= NOTE_TRACKERR;
+        true
     });
 }
 

@@ -17,12 +17,11 @@
 //! knote and never reaches a freed one.
 
 use super::proc::task_tgid;
-use super::{Filter, FilterState, Listed, Tally};
+use super::{activate, Filter, Listed, Tally};
 use crate::ffi::kq_get_pid;
 use crate::{
     glue::IrqSpinLockBackend,
     knote::Knote,
-    queue::activate,
     tracepoint::Probe,
     uapi::{KEvent, EVFILT_SIGNAL, EV_ADD, EV_CLEAR},
 };
@@ -152,10 +151,7 @@ unsafe extern "C" fn signal_probe(
         if hook.tgid.0 != tgid {
             continue;
         }
-        activate(&kn, |st| {
-            let FilterState::Signal(s) = &mut st.filter else {
-                return false;
-            };
+        activate::<SignalState>(&kn, |s, _| {
             s.0.add(1);
             true
         });

@@ -16,11 +16,10 @@
 //! queued again, or no longer armed) and does nothing. `hrtimer_cancel`, which
 //! waits, runs only in [`TimerHook::detach`], after the knote left its kqueue.
 
-use super::{Filter, FilterState, Tally};
+use super::{activate, Filter, Tally};
 use crate::ffi::kq_hrtimer_queued;
 use crate::{
-    knote::{Knote, KN_DISABLED},
-    queue,
+    knote::Knote,
     uapi::{
         KEvent, EVFILT_TIMER, EV_ADD, EV_CLEAR, EV_DISABLE, EV_ENABLE, EV_ONESHOT, NOTE_ABSOLUTE,
         NOTE_NSECONDS, NOTE_SECONDS, NOTE_USECONDS,
@@ -161,16 +160,12 @@ unsafe extern "C" fn timer_fired(timer: *mut bindings::hrtimer) -> bindings::hrt
     // SAFETY: The knote outlives its hook's timer: `detach` runs before it is freed.
     let kn = unsafe { &*kn };
     let mut restart = false;
-    queue::activate(kn, |st| {
-        let disabled = st.status & KN_DISABLED != 0;
-        let FilterState::Timer(t) = &mut st.filter else {
-            return false;
-        };
+    activate::<TimerState>(kn, |t, a| {
         if hook.queued() {
             // A change restarted the timer while this expiry waited for the lock.
             return false;
         }
-        if disabled || !t.armed {
+        if a.disabled() || !t.armed {
             // EV_DISABLE, or EV_DISPATCH after a delivery: the timer stops until EV_ENABLE.
             t.armed = false;
             return false;

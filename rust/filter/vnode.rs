@@ -15,12 +15,12 @@
 //! system unmounted) fsnotify frees the mark: the knote reports EV_EOF and
 //! EV_ONESHOT (FreeBSD's end of a vnode knote) and is gone after that event.
 
-use super::{fd, Filter, FilterState};
+use super::{activate, fd, Filter};
 use crate::ffi::{
     kq_file_is_pipe, kq_vnode_ask, kq_vnode_attach, kq_vnode_attach_pipe, kq_vnode_detach,
     kq_vnode_exit, kq_vnode_fd_moved, kq_vnode_init, kq_vnode_new, kq_vnode_put, KqVnode,
 };
-use crate::{knote::Knote, queue, uapi::*};
+use crate::{knote::Knote, uapi::*};
 use core::ptr::NonNull;
 use kernel::{
     ffi::{c_uint, c_void},
@@ -254,19 +254,16 @@ unsafe extern "C" fn vnode_event(
     let kn = unsafe { &*kn.cast::<Knote>() };
     if kn.key.filter == EVFILT_EMPTY {
         // A read of its pipe (the only event its mark asks for): poll it again.
-        queue::activate(kn, |_| true);
+        activate::<fd::FdState>(kn, |_, _| true);
         return;
     }
     let happened = notes(mask, nlink_before, nlink, size_before, size, dir);
     let ended = mask & (FS_IN_IGNORED | FS_UNMOUNT) != 0;
-    queue::activate(kn, |st| {
-        let FilterState::Vnode(v) = &mut st.filter else {
-            return false;
-        };
+    activate::<VnodeState>(kn, |v, a| {
         v.fflags |= happened & v.sfflags;
         if ended {
             v.ended = true;
-            st.kev.flags |= EV_EOF | EV_ONESHOT;
+            a.end();
         }
         v.fflags != 0 || v.ended
     });
