@@ -135,6 +135,7 @@ pub(crate) struct PipeRead(vnode::VnodeHook);
 
 impl Filter for FdState {
     const FILTERS: &'static [i16] = &[EVFILT_READ, EVFILT_WRITE, EVFILT_EMPTY, EVFILT_EXCEPT];
+    const ON_DESCRIPTOR: &'static [i16] = Self::FILTERS;
     const POLLED: bool = true;
     type Source = PipeRead;
 

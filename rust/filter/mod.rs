@@ -106,6 +106,10 @@ pub(crate) trait Filter: Sized {
     /// The EVFILT_* values the filter serves (each value is served by one filter).
     const FILTERS: &'static [i16];
 
+    /// Those of [`Filter::FILTERS`] whose knotes watch descriptor `ident` of the
+    /// registering task and end when it is closed (the close sweep looks them up).
+    const ON_DESCRIPTOR: &'static [i16] = &[];
+
     /// The knotes hold their descriptor's file and hook into its wait queues
     /// (`poll.rs`); the scan polls the file again and reports through
     /// [`FilterState::fd_mut`].
@@ -138,7 +142,8 @@ pub(crate) trait Filter: Sized {
     /// Stops reporting: when it returns, no hook of `source` runs for `kn` or will run.
     fn detach(_source: &Self::Source, _kn: &Knote) {}
 
-    /// The descriptor's file `source` holds, whose close ends the knote.
+    /// The descriptor's file `source` holds, whose close ends the knote (see
+    /// [`Filter::ON_DESCRIPTOR`]).
     fn source_file(_source: &Self::Source) -> Option<&File> {
         None
     }
@@ -302,7 +307,7 @@ const fn distinct(values: &[i16]) -> bool {
 
 /// Generates, from the list of filters (`Variant(state type)`, each type a [`Filter`]):
 /// [`FilterState`] and [`Source`] with one variant per filter, their dispatch (a `match`
-/// per operation, no `dyn`), and [`Listed`] for each filter.
+/// per operation, no `dyn`), [`Listed`] for each filter, and [`ON_DESCRIPTOR`].
 macro_rules! filters {
     ($($(#[$doc:meta])* $name:ident($ty:ty),)*) => {
         /// Per-knote state of its filter, under the kqueue's lock.
@@ -352,6 +357,11 @@ macro_rules! filters {
                 }
             }
         )*
+
+        /// The EVFILT_* values whose knotes end when their descriptor is closed
+        /// ([`Filter::ON_DESCRIPTOR`] of every filter).
+        pub(crate) const ON_DESCRIPTOR: [i16; total(&[$(<$ty as Filter>::ON_DESCRIPTOR),*])] =
+            concat(&[$(<$ty as Filter>::ON_DESCRIPTOR),*]);
 
         const _: () = assert!(
             distinct(&concat::<{ total(&[$(<$ty as Filter>::FILTERS),*]) }>(

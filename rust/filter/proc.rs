@@ -66,6 +66,7 @@ pub(crate) struct ProcSource {
 
 impl Filter for ProcState {
     const FILTERS: &'static [i16] = &[EVFILT_PROC, EVFILT_PROCDESC];
+    const ON_DESCRIPTOR: &'static [i16] = &[EVFILT_PROCDESC];
     type Source = ProcSource;
 
     fn new(kev: &KEvent) -> Self {
