@@ -368,13 +368,7 @@ impl Kqueue {
         let mut fds = core::mem::take(&mut inner.fds);
         fds.closed(first, |fd| {
             let mut remain = false;
-            for filter in [
-                EVFILT_READ,
-                EVFILT_WRITE,
-                EVFILT_EMPTY,
-                EVFILT_EXCEPT,
-                EVFILT_PROCDESC,
-            ] {
+            for filter in crate::filter::ON_DESCRIPTOR {
                 let key = KnoteKey::new(fd as u64, filter);
                 let Some(kn) = inner.knotes.get(&key).cloned() else {
                     continue;

@@ -12,16 +12,21 @@
 //! empties a pipe wakes its writers only if the pipe was full, and an ACK
 //! wakes a TCP socket's writers only if one asked for room. Measuring asks
 //! for the TCP one (`SOCK_NOSPACE`, see `helpers/fd.c`); a pipe knote also
-//! watches the pipe's reads through fsnotify (`Source::PipeRead`).
+//! watches the pipe's reads through fsnotify ([`PipeRead`]).
 
-use crate::uapi::{
-    KEvent, EVFILT_EMPTY, EVFILT_EXCEPT, EVFILT_WRITE, EV_ADD, EV_EOF, NOTE_LOWAT, NOTE_OOB,
+use super::{vnode, Filter};
+use crate::{
+    knote::Knote,
+    uapi::{
+        KEvent, EVFILT_EMPTY, EVFILT_EXCEPT, EVFILT_READ, EVFILT_WRITE, EV_ADD, EV_EOF, NOTE_LOWAT,
+        NOTE_OOB,
+    },
 };
 use kernel::{
     bindings,
     fs::{file::LocalFile, File},
     prelude::*,
-    sync::aref::ARef,
+    sync::{aref::ARef, Arc},
 };
 
 const POLLIN: u32 = bindings::POLLIN;
@@ -123,11 +128,20 @@ pub(crate) struct FdState {
     error: u32,
 }
 
-impl FdState {
-    /// State of a new knote of `filter`.
-    pub(crate) fn new(filter: i16) -> Self {
+/// The source of an EVFILT_EMPTY knote on a pipe or FIFO: an fsnotify mark that sees
+/// its reads (a read that empties a pipe which was not full wakes none of its wait
+/// queues).
+pub(crate) struct PipeRead(vnode::VnodeHook);
+
+impl Filter for FdState {
+    const FILTERS: &'static [i16] = &[EVFILT_READ, EVFILT_WRITE, EVFILT_EMPTY, EVFILT_EXCEPT];
+    const ON_DESCRIPTOR: &'static [i16] = Self::FILTERS;
+    const POLLED: bool = true;
+    type Source = PipeRead;
+
+    fn new(kev: &KEvent) -> Self {
         Self {
-            side: Side::of(filter),
+            side: Side::of(kev.filter),
             lowat: 0,
             oob: false,
             revents: 0,
@@ -137,11 +151,29 @@ impl FdState {
         }
     }
 
+    /// A pipe's EMPTY knote also watches the pipe's reads.
+    fn source(kev: &KEvent, file: Option<&File>) -> Result<Option<PipeRead>> {
+        match file {
+            Some(file) if kev.filter == EVFILT_EMPTY && vnode::is_pipe(file) => {
+                Ok(Some(PipeRead(vnode::VnodeHook::new()?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn attach(source: &PipeRead, kn: &Arc<Knote>) -> Result {
+        source.0.attach_pipe(kn)
+    }
+
+    fn detach(source: &PipeRead, _kn: &Knote) {
+        source.0.detach();
+    }
+
     /// A change: NOTE_LOWAT takes `data` as the threshold (READ, WRITE); an EV_ADD sets
     /// the conditions an EXCEPT knote reports (NOTE_OOB; other bits are ignored, as
     /// OpenBSD does); EMPTY ignores fflags and data (FreeBSD's filt_soempty, NOTE_LOWAT
     /// included). The file is polled again at the next scan, so report "maybe active".
-    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
+    fn touch(&mut self, kev: &KEvent, _: Option<&PipeRead>, _kn_flags: u16, _new: bool) -> bool {
         match self.side {
             Side::Read | Side::Write => {
                 self.lowat = if kev.fflags & NOTE_LOWAT != 0 {
@@ -156,6 +188,15 @@ impl FdState {
         true
     }
 
+    fn deliver(&self, ev: &mut KEvent) -> bool {
+        // The inherent method, also called by the scan.
+        FdState::deliver(self, ev)
+    }
+
+    // Descriptors are polled again at each scan: nothing to `clear`.
+}
+
+impl FdState {
     /// Records a poll of the file.
     #[inline]
     pub(crate) fn polled(&mut self, revents: u32, m: Measure) {

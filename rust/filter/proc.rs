@@ -17,12 +17,12 @@
 //!
 //! Lock order: registry -> `wait_pidfd` lock -> kqueue lock.
 
+use super::{activate, Filter, Listed, Source};
 use crate::ffi::{kq_get_pid, kq_may_watch, kq_pid_is_process, kq_pidfd_pid, kq_proc_exit_status};
 use crate::{
-    filter::{FilterState, Source},
     knote::{Knote, KnoteKey},
     poll::wait_remove,
-    queue::{activate, Kqueue},
+    queue::Kqueue,
     tracepoint::Probe,
     uapi::*,
 };
@@ -55,9 +55,99 @@ pub(crate) struct ProcState {
     exited: bool,
 }
 
+/// The source of an EVFILT_PROC knote (its process), or of an EVFILT_PROCDESC one (the
+/// process of its pidfd, and the pidfd's file, held so that the descriptor's close is
+/// noticed as for the descriptor filters).
+pub(crate) struct ProcSource {
+    hook: Pin<KBox<ProcHook>>,
+    /// EVFILT_PROCDESC: the pidfd.
+    pidfd: Option<ARef<File>>,
+}
+
+impl Filter for ProcState {
+    const FILTERS: &'static [i16] = &[EVFILT_PROC, EVFILT_PROCDESC];
+    const ON_DESCRIPTOR: &'static [i16] = &[EVFILT_PROCDESC];
+    type Source = ProcSource;
+
+    fn new(kev: &KEvent) -> Self {
+        if kev.filter == EVFILT_PROCDESC {
+            // FreeBSD's filt_procdesc knows NOTE_EXIT alone (NOTE_PCTRLMASK).
+            Self::watching(kev.fflags & NOTE_EXIT)
+        } else {
+            Self::watching(kev.fflags)
+        }
+    }
+
+    fn source(kev: &KEvent, _file: Option<&File>) -> Result<Option<ProcSource>> {
+        let source = if kev.filter == EVFILT_PROCDESC {
+            let (hook, pidfd) = ProcHook::from_pidfd(kev)?;
+            ProcSource {
+                hook,
+                pidfd: Some(pidfd),
+            }
+        } else {
+            ProcSource {
+                hook: ProcHook::lookup(kev)?,
+                pidfd: None,
+            }
+        };
+        Ok(Some(source))
+    }
+
+    /// EVFILT_PROCDESC hooks the exit of the process alone.
+    fn attach(source: &ProcSource, kn: &Arc<Knote>) -> Result {
+        if source.pidfd.is_some() {
+            source.hook.attach_exit(kn);
+            Ok(())
+        } else {
+            source.hook.attach(kn)
+        }
+    }
+
+    fn detach(source: &ProcSource, kn: &Knote) {
+        if source.pidfd.is_some() {
+            source.hook.detach_exit();
+        } else {
+            source.hook.detach(kn);
+        }
+    }
+
+    fn source_file(source: &ProcSource) -> Option<&File> {
+        source.pidfd.as_deref()
+    }
+
+    /// EV_ADD of an existing knote replaces the registered notes; what happened stays.
+    fn touch(&mut self, kev: &KEvent, _: Option<&ProcSource>, _kn_flags: u16, _new: bool) -> bool {
+        self.sfflags = kev.fflags;
+        self.fflags != 0
+    }
+
+    /// Reports the notes that happened.
+    fn deliver(&self, ev: &mut KEvent) -> bool {
+        ev.fflags = self.fflags;
+        ev.data = self.data;
+        self.fflags != 0
+    }
+
+    /// EV_CLEAR (always implied): forget what was reported.
+    fn clear(&mut self) {
+        self.fflags = 0;
+        self.data = 0;
+    }
+
+    /// EV_CLEAR always; EV_EOF|EV_ONESHOT once the process is dead.
+    fn implied_flags(&self) -> u16 {
+        if self.exited {
+            EV_CLEAR | EV_EOF | EV_ONESHOT
+        } else {
+            EV_CLEAR
+        }
+    }
+}
+
 impl ProcState {
     /// A registration watching for `fflags`.
-    pub(crate) fn new(fflags: u32) -> Self {
+    fn watching(fflags: u32) -> Self {
         Self {
             sfflags: fflags,
             fflags: 0,
@@ -73,34 +163,6 @@ impl ProcState {
             fflags: NOTE_CHILD,
             data: parent,
             exited: false,
-        }
-    }
-
-    /// EV_ADD of an existing knote replaces the registered notes; what happened stays.
-    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
-        self.sfflags = kev.fflags;
-        self.fflags != 0
-    }
-
-    /// Reports the notes that happened.
-    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
-        ev.fflags = self.fflags;
-        ev.data = self.data;
-        self.fflags != 0
-    }
-
-    /// EV_CLEAR (always implied): forget what was reported.
-    pub(crate) fn clear(&mut self) {
-        self.fflags = 0;
-        self.data = 0;
-    }
-
-    /// EV_CLEAR always; EV_EOF|EV_ONESHOT once the process is dead.
-    pub(crate) fn implied_flags(&self) -> u16 {
-        if self.exited {
-            EV_CLEAR | EV_EOF | EV_ONESHOT
-        } else {
-            EV_CLEAR
         }
     }
 
@@ -123,10 +185,7 @@ impl ProcState {
 
 /// Records `note` on `kn`, an EVFILT_PROC knote.
 fn fire(kn: &Knote, note: u32) {
-    activate(kn, |st| match &mut st.filter {
-        FilterState::Proc(p) => p.note(note),
-        _ => false,
-    });
+    activate::<ProcState>(kn, |p, _| p.note(note));
 }
 
 /// A reference on a `struct pid`.
@@ -379,10 +438,10 @@ unsafe extern "C" fn exit_wake(
 ) -> c_int {
     // SAFETY: `private` is the knote set by `hang`; it lives while the entry is queued.
     let kn = unsafe { &*(*entry).private.cast::<Knote>() };
-    if let Source::Proc(hook) | Source::Procdesc(hook, _) = &kn.source {
+    if let Some(source) = ProcState::source_of(&kn.source) {
         let mut status = 0;
         // SAFETY: The hook holds `pid`.
-        if unsafe { kq_proc_exit_status(hook.pid.0.cast(), &mut status) } == 1 {
+        if unsafe { kq_proc_exit_status(source.hook.pid.0.cast(), &mut status) } == 1 {
             exited(kn, status);
         }
     }
@@ -391,12 +450,9 @@ unsafe extern "C" fn exit_wake(
 
 /// The process of `kn` is dead with wait status `status`.
 fn exited(kn: &Knote, status: i32) {
-    activate(kn, |st| match &mut st.filter {
-        FilterState::Proc(p) => {
-            st.kev.flags |= EV_EOF | EV_ONESHOT;
-            p.exited(status)
-        }
-        _ => false,
+    activate::<ProcState>(kn, |p, a| {
+        a.end();
+        p.exited(status)
     });
 }
 
@@ -458,12 +514,9 @@ fn forked(parent: *mut bindings::pid, child: *mut bindings::pid) {
     let child_listed = tree.get(&(child as usize)).is_some();
     for kn in list.iter() {
         let mut seen = None;
-        activate(&kn, |st| match &mut st.filter {
-            FilterState::Proc(p) => {
-                seen = Some((st.kev, p.sfflags));
-                p.note(NOTE_FORK)
-            }
-            _ => false,
+        activate::<ProcState>(&kn, |p, a| {
+            seen = Some((*a.kev(), p.sfflags));
+            p.note(NOTE_FORK)
         });
         let Some((kev, sfflags)) = seen else { continue };
         if sfflags & NOTE_TRACK == 0 {
@@ -493,12 +546,9 @@ fn forked(parent: *mut bindings::pid, child: *mut bindings::pid) {
 
 /// NOTE_TRACKERR on `kn`: a child could not be tracked.
 fn fire_trackerr(kn: &Knote) {
-    activate(kn, |st| match &mut st.filter {
-        FilterState::Proc(p) => {
-            p.fflags |= NOTE_TRACKERR;
-            true
-        }
-        _ => false,
+    activate::<ProcState>(kn, |p, _| {
+        p.fflags |= NOTE_TRACKERR;
+        true
     });
 }
 
@@ -518,7 +568,7 @@ fn track(
     child: *mut bindings::pid,
     tracked: &mut List<Knote, 2>,
 ) -> Result {
-    let Source::Proc(hook) = &parent_kn.source else {
+    let Some(ProcSource { hook, .. }) = ProcState::source_of(&parent_kn.source) else {
         return Err(EINVAL);
     };
     // SAFETY: `parent_kn` is in the registry, whose lock we hold (see above).
@@ -543,7 +593,7 @@ fn track(
             sub,
         },
         event(kev.flags | EV_ONESHOT, 0),
-        FilterState::Proc(ProcState::child_note(hook.nr(parent).into())),
+        ProcState::child_note(hook.nr(parent).into()).into(),
         Source::None,
     )?;
     // SAFETY: `child` is live: it is being forked.
@@ -553,8 +603,11 @@ fn track(
     let knote = kq.new_hook_knote(
         KnoteKey::new(ident, EVFILT_PROC),
         event(kev.flags & EV_PERSISTENT, 0),
-        FilterState::Proc(ProcState::new(sfflags)),
-        Source::Proc(child_hook),
+        ProcState::watching(sfflags).into(),
+        ProcState::into_source(ProcSource {
+            hook: child_hook,
+            pidfd: None,
+        }),
     )?;
     // Both or neither: a NOTE_CHILD event is queued exactly for a tracked child.
     kq.charge_hook_knotes(2)?;
@@ -567,8 +620,8 @@ fn track(
             return Err(e);
         }
     };
-    if let Source::Proc(h) = &kn.source {
-        h.hang(&kn);
+    if let Some(source) = ProcState::source_of(&kn.source) {
+        source.hook.hang(&kn);
     }
     if let Ok(item) = ListArc::try_from_arc(kn.clone()) {
         WATCHED.fetch_add(1, Relaxed);

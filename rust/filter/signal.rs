@@ -17,19 +17,19 @@
 //! knote and never reaches a freed one.
 
 use super::proc::task_tgid;
+use super::{activate, Filter, Listed, Tally};
 use crate::ffi::kq_get_pid;
 use crate::{
-    filter::{FilterState, Source, Tally},
     glue::IrqSpinLockBackend,
     knote::Knote,
-    queue::activate,
     tracepoint::Probe,
-    uapi::KEvent,
+    uapi::{KEvent, EVFILT_SIGNAL, EV_ADD, EV_CLEAR},
 };
 use core::pin::Pin;
 use kernel::{
     bindings,
     ffi::{c_int, c_void},
+    fs::File,
     list::{List, ListArc},
     prelude::*,
     str::CStr,
@@ -42,15 +42,6 @@ use kernel::{
 
 /// Highest signal number (`_NSIG`); valid signals are 1..=NSIG.
 const NSIG: usize = bindings::_NSIG as usize;
-
-/// Checks a registration (EV_ADD): the ident must be a signal number, 1..=_NSIG.
-pub(crate) fn validate(kev: &KEvent) -> Result {
-    if (1..=NSIG as u64).contains(&kev.ident) {
-        Ok(())
-    } else {
-        Err(EINVAL)
-    }
-}
 
 /// Knotes by signal number (index = signal - 1).
 type Registry = [List<Knote, 2>; NSIG];
@@ -97,7 +88,7 @@ unsafe impl Sync for SignalHook {}
 
 impl SignalHook {
     /// The process of the registering (current) task.
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         let task = kernel::current!().as_ptr();
         // SAFETY: `current` is alive; its tgid pid is live while it runs and we count it.
         let tgid = unsafe { kq_get_pid(task_tgid(task).cast()) };
@@ -107,7 +98,7 @@ impl SignalHook {
     }
 
     /// Puts `kn` (whose source this is) in the registry: counting starts.
-    pub(crate) fn attach(&self, kn: &Arc<Knote>) -> Result {
+    fn attach(&self, kn: &Arc<Knote>) -> Result {
         let item = ListArc::try_from_arc(kn.clone()).map_err(|_| EINVAL)?;
         let sig = kn.key.ident as usize;
         let mut reg = REGISTRY.lock();
@@ -117,7 +108,7 @@ impl SignalHook {
     }
 
     /// Takes `kn` out of the registry: afterwards no probe runs for it.
-    pub(crate) fn detach(&self, kn: &Knote) {
+    fn detach(&self, kn: &Knote) {
         let sig = kn.key.ident as usize;
         let mut reg = REGISTRY.lock();
         // SAFETY: A signal knote is only ever on the registry list of its signal.
@@ -154,16 +145,13 @@ unsafe extern "C" fn signal_probe(
     let tgid = unsafe { task_tgid(task.cast()) }.cast::<c_void>();
     let reg = REGISTRY.lock();
     for kn in reg[i - 1].iter() {
-        let Source::Signal(hook) = &kn.source else {
+        let Some(hook) = SignalState::source_of(&kn.source) else {
             continue;
         };
         if hook.tgid.0 != tgid {
             continue;
         }
-        activate(&kn, |st| {
-            let FilterState::Signal(s) = &mut st.filter else {
-                return false;
-            };
+        activate::<SignalState>(&kn, |s, _| {
             s.0.add(1);
             true
         });
@@ -173,20 +161,56 @@ unsafe extern "C" fn signal_probe(
 /// State of one EVFILT_SIGNAL knote, under the kqueue's lock: the attempts to
 /// deliver the signal since the last delivery.
 #[derive(Default)]
-pub(crate) struct SignalState(pub(crate) Tally);
+pub(crate) struct SignalState(Tally);
 
-impl SignalState {
-    /// State of a new knote.
-    pub(crate) fn new() -> Self {
+impl Filter for SignalState {
+    const FILTERS: &'static [i16] = &[EVFILT_SIGNAL];
+    type Source = SignalHook;
+
+    /// The ident must be a signal number, 1..=_NSIG.
+    fn validate(kev: &KEvent) -> Result {
+        if (1..=NSIG as u64).contains(&kev.ident) {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
+    }
+
+    fn new(_kev: &KEvent) -> Self {
         Self::default()
     }
 
+    fn source(_kev: &KEvent, _file: Option<&File>) -> Result<Option<SignalHook>> {
+        Ok(Some(SignalHook::new()))
+    }
+
+    fn attach(source: &SignalHook, kn: &Arc<Knote>) -> Result {
+        source.attach(kn)
+    }
+
+    fn detach(source: &SignalHook, kn: &Knote) {
+        source.detach(kn);
+    }
+
     /// A change: EV_ADD takes the fflags; signals counted so far stay.
-    pub(crate) fn touch(&mut self, kev: &KEvent) -> bool {
-        if kev.flags & crate::uapi::EV_ADD != 0 {
+    fn touch(&mut self, kev: &KEvent, _: Option<&SignalHook>, _kn_flags: u16, _new: bool) -> bool {
+        if kev.flags & EV_ADD != 0 {
             self.0.fflags = kev.fflags;
         }
         self.0.count > 0
+    }
+
+    fn deliver(&self, ev: &mut KEvent) -> bool {
+        self.0.deliver(ev)
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// EV_CLEAR, as FreeBSD and libkqueue set it.
+    fn implied_flags(&self) -> u16 {
+        EV_CLEAR
     }
 }
 

@@ -16,21 +16,22 @@
 //! queued again, or no longer armed) and does nothing. `hrtimer_cancel`, which
 //! waits, runs only in [`TimerHook::detach`], after the knote left its kqueue.
 
+use super::{activate, Filter, Tally};
 use crate::ffi::kq_hrtimer_queued;
 use crate::{
-    filter::{FilterState, Tally},
-    knote::{Knote, KN_DISABLED},
-    queue,
+    knote::Knote,
     uapi::{
-        KEvent, EV_ADD, EV_DISABLE, EV_ENABLE, NOTE_ABSOLUTE, NOTE_NSECONDS, NOTE_SECONDS,
-        NOTE_USECONDS,
+        KEvent, EVFILT_TIMER, EV_ADD, EV_CLEAR, EV_DISABLE, EV_ENABLE, EV_ONESHOT, NOTE_ABSOLUTE,
+        NOTE_NSECONDS, NOTE_SECONDS, NOTE_USECONDS,
     },
 };
 use core::ptr;
 use kernel::{
     bindings,
+    fs::File,
     prelude::*,
     sync::atomic::{Acquire, Atomic, Release},
+    sync::Arc,
     time::{ClockSource, Monotonic, RealTime},
     types::Opaque,
 };
@@ -53,16 +54,6 @@ fn unit_ns(fflags: u32) -> Result<i64> {
     })
 }
 
-/// Checks a timer registration (EV_ADD): `data` must not be negative, at most one
-/// unit flag. Other fflags bits are ignored, as libkqueue does.
-pub(crate) fn validate(kev: &KEvent) -> Result {
-    unit_ns(kev.fflags)?;
-    if kev.data < 0 {
-        return Err(EINVAL);
-    }
-    Ok(())
-}
-
 /// The hrtimer of one EVFILT_TIMER knote.
 #[pin_data]
 #[repr(C)]
@@ -82,7 +73,7 @@ unsafe impl Sync for TimerHook {}
 
 impl TimerHook {
     /// A new, stopped timer, in its own allocation (charged to the caller's cgroup).
-    pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
+    fn new() -> Result<Pin<KBox<Self>>> {
         KBox::pin_init(
             pin_init!(Self {
                 // SAFETY: `slot` is valid for writes; the callback matches the hrtimer ABI
@@ -104,13 +95,13 @@ impl TimerHook {
     }
 
     /// Records the knote the callback reports to. Called before any start.
-    pub(crate) fn attach(&self, kn: &Knote) {
+    fn attach(&self, kn: &Knote) {
         self.kn.store(kn, Release);
     }
 
     /// Stops the timer and waits for a running callback: afterwards none runs.
     /// The knote is detached, so a callback that was running did not re-arm it.
-    pub(crate) fn detach(&self) {
+    fn detach(&self) {
         // SAFETY: The timer was set up in `new`; this is process context.
         unsafe { bindings::hrtimer_cancel(self.timer.get()) };
     }
@@ -169,16 +160,12 @@ unsafe extern "C" fn timer_fired(timer: *mut bindings::hrtimer) -> bindings::hrt
     // SAFETY: The knote outlives its hook's timer: `detach` runs before it is freed.
     let kn = unsafe { &*kn };
     let mut restart = false;
-    queue::activate(kn, |st| {
-        let disabled = st.status & KN_DISABLED != 0;
-        let FilterState::Timer(t) = &mut st.filter else {
-            return false;
-        };
+    activate::<TimerState>(kn, |t, a| {
         if hook.queued() {
             // A change restarted the timer while this expiry waited for the lock.
             return false;
         }
-        if disabled || !t.armed {
+        if a.disabled() || !t.armed {
             // EV_DISABLE, or EV_DISPATCH after a delivery: the timer stops until EV_ENABLE.
             t.armed = false;
             return false;
@@ -203,7 +190,7 @@ unsafe extern "C" fn timer_fired(timer: *mut bindings::hrtimer) -> bindings::hrt
 /// State of one EVFILT_TIMER knote, under the kqueue's lock.
 pub(crate) struct TimerState {
     /// Expirations since the last delivery, and the registration's fflags.
-    pub(crate) tally: Tally,
+    tally: Tally,
     /// Period in ns (periodic), or delay (one-shot relative).
     period: i64,
     /// NOTE_ABSOLUTE: the CLOCK_MONOTONIC time it fires at.
@@ -216,9 +203,22 @@ pub(crate) struct TimerState {
     fired: bool,
 }
 
-impl TimerState {
-    /// State of a new knote; the timer starts at the EV_ADD that [`Self::touch`] applies.
-    pub(crate) fn new() -> Self {
+impl Filter for TimerState {
+    const FILTERS: &'static [i16] = &[EVFILT_TIMER];
+    type Source = Pin<KBox<TimerHook>>;
+
+    /// `data` must not be negative, at most one unit flag. Other fflags bits are
+    /// ignored, as libkqueue does.
+    fn validate(kev: &KEvent) -> Result {
+        unit_ns(kev.fflags)?;
+        if kev.data < 0 {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// The timer starts at the EV_ADD that [`Filter::touch`] applies.
+    fn new(_kev: &KEvent) -> Self {
         Self {
             tally: Tally::default(),
             period: 0,
@@ -229,12 +229,37 @@ impl TimerState {
         }
     }
 
+    fn source(_kev: &KEvent, _file: Option<&File>) -> Result<Option<Self::Source>> {
+        Ok(Some(TimerHook::new()?))
+    }
+
+    /// Only records the knote: the timer is started by the EV_ADD that
+    /// [`Filter::touch`] applies next.
+    fn attach(source: &Self::Source, kn: &Arc<Knote>) -> Result {
+        source.attach(kn);
+        Ok(())
+    }
+
+    fn detach(source: &Self::Source, _kn: &Knote) {
+        source.detach();
+    }
+
     /// A change, under the kqueue's lock. EV_ADD (re)configures and restarts the timer
     /// and forgets expirations not yet reported (FreeBSD); EV_DISABLE stops it;
     /// EV_ENABLE starts a stopped timer again (a full period from now; an absolute
-    /// or one-shot timer that already fired stays stopped). `oneshot`: the knote's
-    /// EV_ONESHOT, set at its creation.
-    pub(crate) fn touch(&mut self, kev: &KEvent, hook: &TimerHook, oneshot: bool) -> bool {
+    /// or one-shot timer that already fired stays stopped). The knote's EV_ONESHOT,
+    /// set at its creation, makes it fire once.
+    fn touch(
+        &mut self,
+        kev: &KEvent,
+        hook: Option<&Self::Source>,
+        kn_flags: u16,
+        _new: bool,
+    ) -> bool {
+        let Some(hook) = hook else {
+            return false;
+        };
+        let oneshot = kn_flags & EV_ONESHOT != 0;
         if kev.flags & EV_ADD != 0 {
             self.configure(kev, oneshot);
             if kev.flags & EV_DISABLE == 0 {
@@ -250,6 +275,21 @@ impl TimerState {
         self.tally.count > 0
     }
 
+    fn deliver(&self, ev: &mut KEvent) -> bool {
+        self.tally.deliver(ev)
+    }
+
+    fn clear(&mut self) {
+        self.tally.clear();
+    }
+
+    /// EV_CLEAR, as FreeBSD and libkqueue set it.
+    fn implied_flags(&self) -> u16 {
+        EV_CLEAR
+    }
+}
+
+impl TimerState {
     /// Takes the period (or absolute time) of an EV_ADD, already validated; a `oneshot`
     /// knote fires once.
     fn configure(&mut self, kev: &KEvent, oneshot: bool) {

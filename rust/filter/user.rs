@@ -2,9 +2,10 @@
 
 //! EVFILT_USER: events triggered by the program itself.
 
+use super::{Filter, NoSource};
 use crate::uapi::{
-    KEvent, EV_CLEAR, NOTE_FFAND, NOTE_FFCOPY, NOTE_FFCTRLMASK, NOTE_FFLAGSMASK, NOTE_FFOR,
-    NOTE_TRIGGER,
+    KEvent, EVFILT_USER, EV_CLEAR, NOTE_FFAND, NOTE_FFCOPY, NOTE_FFCTRLMASK, NOTE_FFLAGSMASK,
+    NOTE_FFOR, NOTE_TRIGGER,
 };
 
 /// State of one EVFILT_USER knote.
@@ -15,12 +16,19 @@ pub(crate) struct UserState {
     data: i64,
 }
 
-impl UserState {
+impl Filter for UserState {
+    const FILTERS: &'static [i16] = &[EVFILT_USER];
+    type Source = NoSource;
+
+    fn new(_kev: &KEvent) -> Self {
+        Self::default()
+    }
+
     /// NOTE_TRIGGER fires; the control bits combine the low 24 bits into the stored
     /// fflags; `data` is taken from the change (FreeBSD's `kn_sdata`). EV_CLEAR in a
     /// change to an existing knote (`new` false) untriggers it, after NOTE_TRIGGER, as
     /// FreeBSD's `filt_usertouch` does; the fflags stay.
-    pub(crate) fn touch(&mut self, kev: &KEvent, new: bool) -> bool {
+    fn touch(&mut self, kev: &KEvent, _: Option<&NoSource>, _kn_flags: u16, new: bool) -> bool {
         if kev.fflags & NOTE_TRIGGER != 0 {
             self.triggered = true;
         }
@@ -40,7 +48,7 @@ impl UserState {
     }
 
     /// Reports the stored fflags and data while triggered.
-    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
+    fn deliver(&self, ev: &mut KEvent) -> bool {
         ev.fflags = self.fflags;
         ev.data = self.data;
         self.triggered
@@ -49,7 +57,7 @@ impl UserState {
     /// EV_CLEAR: back to untriggered. The stored fflags and data stay: FreeBSD reports
     /// `kn_sfflags` and `kn_sdata`, which delivery does not reset, and libkqueue clears
     /// only NOTE_TRIGGER.
-    pub(crate) fn clear(&mut self) {
+    fn clear(&mut self) {
         self.triggered = false;
     }
 }

@@ -15,20 +15,18 @@
 //! system unmounted) fsnotify frees the mark: the knote reports EV_EOF and
 //! EV_ONESHOT (FreeBSD's end of a vnode knote) and is gone after that event.
 
+use super::{activate, fd, Filter};
 use crate::ffi::{
     kq_file_is_pipe, kq_vnode_ask, kq_vnode_attach, kq_vnode_attach_pipe, kq_vnode_detach,
     kq_vnode_exit, kq_vnode_fd_moved, kq_vnode_init, kq_vnode_new, kq_vnode_put, KqVnode,
 };
-use crate::{
-    filter::{fd, FilterState},
-    knote::Knote,
-    queue,
-    uapi::*,
-};
+use crate::{knote::Knote, uapi::*};
 use core::ptr::NonNull;
 use kernel::{
     ffi::{c_uint, c_void},
+    fs::File,
     prelude::*,
+    sync::Arc,
 };
 
 /// Every event EVFILT_VNODE reports.
@@ -88,14 +86,8 @@ pub(crate) fn exit() {
     unsafe { kq_vnode_exit() };
 }
 
-/// Checks a registration (EV_ADD): the ident must be a descriptor number. Whether it
-/// is open is checked when the knote is attached (EBADF).
-pub(crate) fn validate(kev: &KEvent) -> Result {
-    u32::try_from(kev.ident).map(|_| ()).map_err(|_| EBADF)
-}
-
 /// Whether `file` is a pipe or FIFO (whose EVFILT_EMPTY knotes watch its reads).
-pub(crate) fn is_pipe(file: &kernel::fs::File) -> bool {
+pub(crate) fn is_pipe(file: &File) -> bool {
     // SAFETY: `file` is a live file; this only reads its inode's mode.
     unsafe { kq_file_is_pipe(file.as_ptr().cast()) }
 }
@@ -124,7 +116,7 @@ impl VnodeHook {
 
     /// Watches the inode of descriptor `kn.key.ident` for `kn`. Runs in the registering
     /// task; may sleep.
-    pub(crate) fn attach(&self, kn: &Knote) -> Result {
+    fn attach(&self, kn: &Knote) -> Result {
         let file = fd::fget(kn.key.ident)?;
         let kn: *const Knote = kn;
         // SAFETY: `v` is valid (invariant) and attached once; `file` is a live file.
@@ -176,7 +168,7 @@ impl VnodeHook {
 
     /// Whether descriptor `ident` of the current task now names another inode (closed
     /// and reused): a new EV_ADD on it replaces this knote.
-    pub(crate) fn fd_moved(&self, ident: u64) -> bool {
+    fn fd_moved(&self, ident: u64) -> bool {
         let Ok(fd) = u32::try_from(ident) else {
             return false;
         };
@@ -262,19 +254,16 @@ unsafe extern "C" fn vnode_event(
     let kn = unsafe { &*kn.cast::<Knote>() };
     if kn.key.filter == EVFILT_EMPTY {
         // A read of its pipe (the only event its mark asks for): poll it again.
-        queue::activate(kn, |_| true);
+        activate::<fd::FdState>(kn, |_, _| true);
         return;
     }
     let happened = notes(mask, nlink_before, nlink, size_before, size, dir);
     let ended = mask & (FS_IN_IGNORED | FS_UNMOUNT) != 0;
-    queue::activate(kn, |st| {
-        let FilterState::Vnode(v) = &mut st.filter else {
-            return false;
-        };
+    activate::<VnodeState>(kn, |v, a| {
         v.fflags |= happened & v.sfflags;
         if ended {
             v.ended = true;
-            st.kev.flags |= EV_EOF | EV_ONESHOT;
+            a.end();
         }
         v.fflags != 0 || v.ended
     });
@@ -292,9 +281,17 @@ pub(crate) struct VnodeState {
     clear_asked: bool,
 }
 
-impl VnodeState {
-    /// State of a new knote registered by `kev`.
-    pub(crate) fn new(kev: &KEvent) -> Self {
+impl Filter for VnodeState {
+    const FILTERS: &'static [i16] = &[EVFILT_VNODE];
+    type Source = VnodeHook;
+
+    /// The ident must be a descriptor number. Whether it is open is checked when the
+    /// knote is attached (EBADF).
+    fn validate(kev: &KEvent) -> Result {
+        u32::try_from(kev.ident).map(|_| ()).map_err(|_| EBADF)
+    }
+
+    fn new(kev: &KEvent) -> Self {
         Self {
             sfflags: 0,
             fflags: 0,
@@ -303,9 +300,35 @@ impl VnodeState {
         }
     }
 
+    fn source(_kev: &KEvent, _file: Option<&File>) -> Result<Option<VnodeHook>> {
+        Ok(Some(VnodeHook::new()?))
+    }
+
+    fn attach(source: &VnodeHook, kn: &Arc<Knote>) -> Result {
+        source.attach(kn)
+    }
+
+    fn detach(source: &VnodeHook, _kn: &Knote) {
+        source.detach();
+    }
+
+    /// Only EVFILT_VNODE watches through a descriptor without holding its file.
+    fn fd_moved(source: &VnodeHook, ident: u64) -> bool {
+        source.fd_moved(ident)
+    }
+
     /// EV_ADD sets the events to report (unknown bits are ignored), and tells `hook`
     /// which accesses to pass on; events already seen stay pending.
-    pub(crate) fn touch(&mut self, kev: &KEvent, hook: &VnodeHook) -> bool {
+    fn touch(
+        &mut self,
+        kev: &KEvent,
+        hook: Option<&VnodeHook>,
+        _kn_flags: u16,
+        _new: bool,
+    ) -> bool {
+        let Some(hook) = hook else {
+            return false;
+        };
         if kev.flags & EV_ADD != 0 {
             self.sfflags = kev.fflags & NOTE_ALL;
             hook.ask(self.sfflags);
@@ -316,7 +339,7 @@ impl VnodeState {
     /// Flags the knote carries besides its registration's: EV_CLEAR always (each change
     /// is reported once, as libkqueue's inotify watches do), and EV_EOF|EV_ONESHOT once
     /// the watch is over.
-    pub(crate) fn implied_flags(&self) -> u16 {
+    fn implied_flags(&self) -> u16 {
         if self.ended {
             EV_CLEAR | EV_EOF | EV_ONESHOT
         } else {
@@ -326,7 +349,7 @@ impl VnodeState {
 
     /// The implied EV_CLEAR is not reported unless the registration gave it: neither
     /// FreeBSD nor libkqueue adds it to vnode events.
-    pub(crate) fn hidden_flags(&self) -> u16 {
+    fn hidden_flags(&self) -> u16 {
         if self.clear_asked {
             0
         } else {
@@ -335,14 +358,14 @@ impl VnodeState {
     }
 
     /// `fflags` are the events seen since the last delivery.
-    pub(crate) fn deliver(&self, ev: &mut KEvent) -> bool {
+    fn deliver(&self, ev: &mut KEvent) -> bool {
         ev.fflags = self.fflags;
         ev.data = 0;
         self.fflags != 0 || self.ended
     }
 
     /// After delivery (EV_CLEAR is implied): forget the events.
-    pub(crate) fn clear(&mut self) {
+    fn clear(&mut self) {
         self.fflags = 0;
     }
 }
