@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The unsafe edge towards C: an irq-safe spinlock backend and a wait queue
-//! with nanosecond timeouts, built on the helpers in `helpers.c`.
+//! with nanosecond timeouts, built on the C helpers in `helpers/`.
 
 use crate::ffi::{
     kq_closed_word, kq_current_files, kq_fd_filter_check, kq_fd_stale, kq_file_count, kq_file_data,

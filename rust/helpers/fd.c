@@ -270,7 +270,7 @@ static long long kq_tcp_unacked(struct sock *sk)
  *
  * A pipe: bytes not read. The reader that empties a pipe wakes its writers
  * only if the pipe was full: the knote also watches the pipe's reads through
- * fsnotify (Source::PipeRead), and this runs after the read that fired it.
+ * fsnotify (fd::PipeRead), and this runs after the read that fired it.
  *
  * TCP: bytes not acknowledged (FreeBSD's send buffer keeps them until then).
  * An ACK wakes the writers only if one asked for room (tcp_check_space()):
