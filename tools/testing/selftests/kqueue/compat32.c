@@ -80,6 +80,42 @@ TEST_F(kq32, user_event_round_trip)
 	ASSERT_EQ(0, kev(self->fd, NULL, 0, ev, 2, &zero));
 }
 
+/* KQUEUE_IOC_WAIT from a 32-bit process: the same struct, pointers zero-extended. */
+TEST_F(kq32, wait_command)
+{
+	const struct __kernel_timespec zero = { 0, 0 };
+	struct kqueue_event ch, ev[2];
+	struct kqueue_wait w;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.ident = 9;
+	ch.filter = EVFILT_USER;
+	ch.flags = EV_ADD | EV_CLEAR;
+	ch.udata = 0x99;
+	ASSERT_EQ(0, kev(self->fd, &ch, 1, NULL, 0, NULL));
+	ch.flags = 0;
+	ch.fflags = NOTE_TRIGGER;
+	ASSERT_EQ(0, kev(self->fd, &ch, 1, NULL, 0, NULL));
+	memset(&w, 0, sizeof(w));
+	w.eventlist = (uintptr_t)ev;
+	w.timeout = (uintptr_t)&zero;
+	memset(ev, 0xff, sizeof(ev));
+	ASSERT_EQ(1, ioctl(self->fd, KQUEUE_IOC_WAIT(2), &w));
+	ASSERT_EQ(9, ev[0].ident);
+	ASSERT_EQ(EVFILT_USER, ev[0].filter);
+	ASSERT_EQ(EV_ADD | EV_CLEAR, ev[0].flags);
+	ASSERT_EQ(0x99, ev[0].udata);
+	ASSERT_EQ(0, ioctl(self->fd, KQUEUE_IOC_WAIT(2), &w));
+	/* nothing is mapped above 4 GiB in a 32-bit process: EFAULT, event kept */
+	ASSERT_EQ(0, kev(self->fd, &ch, 1, NULL, 0, NULL));
+	w.eventlist = 0x100000000ULL;
+	ASSERT_EQ(-1, ioctl(self->fd, KQUEUE_IOC_WAIT(2), &w));
+	ASSERT_EQ(EFAULT, errno);
+	w.eventlist = (uintptr_t)ev;
+	ASSERT_EQ(1, ioctl(self->fd, KQUEUE_IOC_WAIT(2), &w));
+	ASSERT_EQ(9, ev[0].ident);
+}
+
 TEST_F(kq32, error_entry_and_timeout)
 {
 	const struct __kernel_timespec ms = { 0, 20 * 1000 * 1000 };
