@@ -117,10 +117,24 @@ for attempt in 1 2; do
 	wait "$watcher" 2>/dev/null
 	elapsed=$((SECONDS - start))
 	echo "run: guest finished in ${elapsed}s (qemu exit status $qemu_rc)"
-	[ -e "$hung" ] && [ "$attempt" = 1 ] || break
-	cp "$log" "$vmdir/console-hung.log"
-	echo "run: the guest hung in boot: no output from its init within ${boot_limit}s" \
-		"(log kept in $vmdir/console-hung.log); booting once more"
+	[ "$attempt" = 1 ] || break
+	if [ -e "$hung" ]; then
+		cp "$log" "$vmdir/console-hung.log"
+		echo "run: the guest hung in boot: no output from its init within ${boot_limit}s" \
+			"(log kept in $vmdir/console-hung.log); booting once more"
+		continue
+	fi
+	# The kernel died before its init spoke: the module is loaded only after
+	# init's first "kq: " line, so this is the kernel's own boot (seen once
+	# in Debian's stock kernel under TCG: an int3 oops from text patching
+	# while the initramfs unpacked). Any other crash is the run's result.
+	if ! grep -q '^kq: ' "$log" && grep -Eq 'Kernel panic|Oops' "$log"; then
+		cp "$log" "$vmdir/console-boot-crash.log"
+		echo "run: the kernel crashed in boot, before its init ran anything" \
+			"(log kept in $vmdir/console-boot-crash.log); booting once more"
+		continue
+	fi
+	break
 done
 
 # --- parse ------------------------------------------------------------------
