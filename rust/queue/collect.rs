@@ -384,6 +384,11 @@ impl Kqueue {
             if got.len() > 0 {
                 return Ok(());
             }
+            if got.flux_seen.is_none() && budget.is_some_and(|left| left > 0) {
+                // The pass took `max` knotes and none had an event: look at the rest
+                // of those queued when the call began before giving up or sleeping.
+                continue;
+            }
             // Nothing to report yet: a fresh pass follows.
             *budget = None;
             if let Some(seen) = got.flux_seen {

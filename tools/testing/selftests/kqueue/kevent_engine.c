@@ -437,4 +437,30 @@ TEST(not_a_kqueue_ebadf)
 	close(fd);
 }
 
+/*
+ * A queued knote whose condition went away is dropped when a call looks at
+ * it; the call goes on to the events queued behind it, even with room for
+ * one event and a zero timeout (FreeBSD's scan does the same).
+ */
+TEST(stale_knote_does_not_hide_the_next)
+{
+	struct kevent ev[2];
+	int kq = kq_new(_metadata), p[2];
+	char b;
+
+	make_pipe(_metadata, p);
+	kq_change(_metadata, kq, kev(p[0], EVFILT_READ, EV_ADD, 0, 0, NULL));
+	kq_change(_metadata, kq, kev(9, EVFILT_USER, EV_ADD, 0, 0, NULL));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(1, read(p[0], &b, 1));	/* queued, but no longer readable */
+	kq_change(_metadata, kq, kev(9, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL));
+	memset(ev, 0, sizeof(ev));
+	ASSERT_EQ(1, kevent(kq, NULL, 0, ev, 1, &ts_zero));
+	ASSERT_EQ(9, ev[0].ident);
+	ASSERT_EQ(EVFILT_USER, ev[0].filter);
+	close(p[0]);
+	close(p[1]);
+	close(kq);
+}
+
 TEST_HARNESS_MAIN
