@@ -121,9 +121,10 @@ pub unsafe fn kevent(
         sys::set_errno(libc::EINVAL);
         return -1;
     }
+    let mut no_wait_ioctl = false;
     if nchanges == 0 {
         // SAFETY: forwarded from the caller.
-        if let Some(n) = unsafe { wait(kq, events, nevents, timeout) } {
+        if let Some(n) = unsafe { wait(kq, events, nevents, timeout, &mut no_wait_ioctl) } {
             return n;
         }
     }
@@ -133,6 +134,10 @@ pub unsafe fn kevent(
         // SAFETY: forwarded from the caller.
         unsafe { dev.call(changes, 0, events, nevents as usize, 0, timeout) }.and_then(|(n, _)| {
             if n <= nevents as usize {
+                if no_wait_ioctl {
+                    // A kqueue without KQUEUE_IOC_WAIT: a module of ABI version 1.
+                    WAIT_IOCTL.store(false, Ordering::Relaxed);
+                }
                 Ok(n)
             } else {
                 Err(libc::EIO)
@@ -166,8 +171,8 @@ static WAIT_IOCTL: AtomicBool = AtomicBool::new(true);
 
 /// kevent() without changes through `KQUEUE_IOC_WAIT`, the usual wait of an
 /// event loop: its result, or None where the general call must answer (no
-/// room for events, more than one such ioctl can ask for, or a module
-/// without it).
+/// room for events, more than one such ioctl can ask for, or no such ioctl:
+/// then `no_ioctl` is set).
 ///
 /// # Safety
 ///
@@ -177,6 +182,7 @@ unsafe fn wait(
     events: *mut KEvent,
     nevents: c_int,
     timeout: *const libc::timespec,
+    no_ioctl: &mut bool,
 ) -> Option<c_int> {
     let room = u32::try_from(nevents).ok()?;
     if room == 0 || room > KQUEUE_WAIT_MAX_EVENTS || !WAIT_IOCTL.load(Ordering::Relaxed) {
@@ -193,23 +199,8 @@ unsafe fn wait(
     }
     // No such ioctl: an older module, or no kqueue at all; the general call
     // tells which (EBADF for the latter).
-    let mut dev = Device(kq);
-    // SAFETY: forwarded from the caller.
-    let r = unsafe { dev.call(ptr::null(), 0, events, room as usize, 0, timeout) };
-    Some(match r {
-        Ok((n, _)) if n <= room as usize => {
-            WAIT_IOCTL.store(false, Ordering::Relaxed);
-            n as c_int
-        }
-        Ok(_) => {
-            sys::set_errno(libc::EIO);
-            -1
-        }
-        Err(e) => {
-            sys::set_errno(e);
-            -1
-        }
-    })
+    *no_ioctl = true;
+    None
 }
 
 /// The changelist walk (see the module doc).
